@@ -1,0 +1,163 @@
+"""Every error payflow raises, in one hierarchy.
+
+::
+
+    PayflowError                      code
+    ├── InvalidRequest (ValueError)   invalid_request: bad input, found before any I/O; `field`
+    │   └── InvalidAmount             invalid_amount: an amount the currency or Stripe cannot take
+    └── StripeFailure                 an answer (or its absence) from Stripe; carries `request_id`
+        ├── StripeRejected            invalid_request: Stripe refused the parameters; names `field`
+        ├── CardDeclined              card_declined: the issuer said no; carries `decline_code`
+        ├── NotFound                  not_found: no such customer, token, payment or charge
+        ├── Conflict                  conflict: the object is in the wrong state for this step
+        │   └── IdempotencyConflict   idempotency_conflict: a key reused with other parameters
+        ├── AuthenticationFailed      authentication_failed: the API key is missing or refused
+        ├── RateLimited               rate_limited: Stripe asked us to slow down
+        ├── StripeUnavailable         stripe_unavailable: Stripe could not be reached
+        │   └── StripeTimeout         stripe_timeout: Stripe did not answer in time
+        └── StripeServerError         stripe_error: Stripe failed (5xx) or answered nonsense
+
+`ConfigurationError` (a `PayflowError`) is raised when a gateway cannot be built.
+Messages never contain a card number, a CVC or an API key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationFailed",
+    "CardDeclined",
+    "ConfigurationError",
+    "Conflict",
+    "IdempotencyConflict",
+    "InvalidAmount",
+    "InvalidRequest",
+    "NotFound",
+    "PayflowError",
+    "RateLimited",
+    "StripeFailure",
+    "StripeRejected",
+    "StripeServerError",
+    "StripeTimeout",
+    "StripeUnavailable",
+]
+
+
+class PayflowError(Exception):
+    """The root of every payflow error."""
+
+    code: str = "payflow_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r}, field={self.field!r})"
+
+
+class ConfigurationError(PayflowError):
+    """payflow is not configured well enough to talk to Stripe."""
+
+    code = "configuration_error"
+
+
+class InvalidRequest(PayflowError, ValueError):
+    """The input is not acceptable; raised before any network call."""
+
+    code = "invalid_request"
+
+
+class InvalidAmount(InvalidRequest):
+    """An amount that its currency, or Stripe, cannot take."""
+
+    code = "invalid_amount"
+
+
+class StripeFailure(PayflowError):
+    """Stripe answered with an error, or did not answer."""
+
+    code = "stripe_failure"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        request_id: str | None = None,
+        stripe_code: str | None = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.request_id = request_id
+        self.stripe_code = stripe_code
+
+
+class StripeRejected(StripeFailure, InvalidRequest):
+    """Stripe refused the request's parameters."""
+
+    code = "invalid_request"
+
+
+class CardDeclined(StripeFailure):
+    """The card was declined."""
+
+    code = "card_declined"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        decline_code: str | None = None,
+        request_id: str | None = None,
+        stripe_code: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, stripe_code=stripe_code)
+        self.decline_code = decline_code
+
+
+class NotFound(StripeFailure):
+    """The customer, token, payment or charge does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(StripeFailure):
+    """The object is in a state that does not allow this step."""
+
+    code = "conflict"
+
+
+class IdempotencyConflict(Conflict):
+    """An idempotency key was reused with other parameters."""
+
+    code = "idempotency_conflict"
+
+
+class AuthenticationFailed(StripeFailure):
+    """Stripe refused the API key."""
+
+    code = "authentication_failed"
+
+
+class RateLimited(StripeFailure):
+    """Stripe is rate limiting this account."""
+
+    code = "rate_limited"
+
+
+class StripeUnavailable(StripeFailure):
+    """Stripe could not be reached."""
+
+    code = "stripe_unavailable"
+
+
+class StripeTimeout(StripeUnavailable):
+    """Stripe did not answer within the timeout."""
+
+    code = "stripe_timeout"
+
+
+class StripeServerError(StripeFailure):
+    """Stripe failed, or answered something payflow cannot read."""
+
+    code = "stripe_error"

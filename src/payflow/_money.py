@@ -1,0 +1,147 @@
+"""Exact amounts of money and Stripe's rules for each currency.
+
+Stripe sends amounts as integers in the currency's smallest unit, by its own rules rather than
+ISO 4217's: https://docs.stripe.com/currencies#zero-decimal and #three-decimal. Conversion here is
+integer arithmetic on the Decimal's digits: nothing goes through a float and nothing is rounded.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final
+
+import attrs
+
+from ._errors import InvalidAmount, InvalidRequest
+
+__all__ = ["CURRENCIES", "MAXIMUM_MINOR_UNITS", "MINIMUM_CHARGE", "Money"]
+
+# Every currency Stripe can charge in (https://docs.stripe.com/currencies).
+CURRENCIES: Final = frozenset(
+    """
+    aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob brl bsd bwp byn
+    bzd cad cdf chf clp cny cop crc cve czk djf dkk dop dzd egp etb eur fjd fkp gbp gel gip gmd
+    gnf gtq gyd hkd hnl htg huf idr ils inr isk jmd jod jpy kes kgs khr kmf krw kwd kyd kzt lak
+    lbp lkr lrd lsl mad mdl mga mkd mmk mnt mop mur mvr mwk mxn myr mzn nad ngn nio nok npr nzd
+    omr pab pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sek sgd shp sle sos srd std
+    szl thb tjs tnd top try ttd twd tzs uah ugx usd uyu uzs vnd vuv wst xaf xcd xof xpf yer zar
+    zmw
+    """.split()
+)
+
+# Decimal places of the amount Stripe expects for each currency: how far the decimal point moves.
+_ZERO_DECIMAL: Final = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf vnd vuv xaf xof xpf".split()
+)
+_THREE_DECIMAL: Final = frozenset("bhd jod kwd omr tnd".split())
+# ISK and UGX are zero-decimal, yet Stripe takes them multiplied by 100 and only in whole units.
+_WHOLE_UNITS_TIMES_100: Final = frozenset({"isk", "ugx"})
+
+# Stripe's minimum charge per settlement currency, in major units
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). For currencies not
+# listed the minimum is one minor unit and Stripe has the last word.
+MINIMUM_CHARGE: Final[dict[str, Decimal]] = {
+    code: Decimal(value)
+    for code, value in {
+        "usd": "0.50", "aed": "2.00", "aud": "0.50", "bgn": "1.00", "brl": "0.50",
+        "cad": "0.50", "chf": "0.50", "czk": "15.00", "dkk": "2.50", "eur": "0.50",
+        "gbp": "0.30", "hkd": "4.00", "huf": "175.00", "inr": "0.50", "jpy": "50",
+        "mxn": "10", "myr": "2", "nok": "3.00", "nzd": "0.50", "pln": "2.00",
+        "ron": "2.00", "sek": "3.00", "sgd": "0.50", "thb": "10",
+    }.items()
+}  # fmt: skip
+
+# Stripe's largest amount: eight digits in minor units.
+MAXIMUM_MINOR_UNITS: Final = 99_999_999
+
+
+def _rule(currency: str) -> tuple[int, int]:
+    """(exponent, places): minor units = amount * 10**exponent; at most `places` decimals."""
+    if currency in _ZERO_DECIMAL:
+        return 0, 0
+    if currency in _WHOLE_UNITS_TIMES_100:
+        return 2, 0
+    if currency in _THREE_DECIMAL:
+        # The last of the three minor digits must be 0: Stripe rounds it away otherwise.
+        return 3, 2
+    return 2, 2
+
+
+def _currency(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"currency must be a str, not {type(value).__name__}")
+    code = value.lower()
+    if code not in CURRENCIES:
+        raise InvalidRequest(f"unknown currency {value[:10]!r}", field="currency")
+    return code
+
+
+def _decimal(value: object) -> Decimal:
+    # bool is an int: refuse it explicitly. Floats are refused: they cannot hold most decimals.
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    raise TypeError(
+        f"amount must be a Decimal or an int, not {type(value).__name__}"
+        " (build it from a string: Decimal('19.99'))"
+    )
+
+
+def _digits(amount: Decimal) -> tuple[int, int]:
+    """The amount as (coefficient, exponent): amount == coefficient * 10**exponent."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite, checked by the validator
+    coefficient = 0
+    for digit in digits:
+        coefficient = coefficient * 10 + digit
+    return coefficient, exponent
+
+
+@attrs.frozen
+class Money:
+    """An exact, non-negative amount in one currency. Never built from a float."""
+
+    amount: Decimal = attrs.field(converter=_decimal)
+    currency: str = attrs.field(default="eur", converter=_currency)
+
+    @amount.validator
+    def _check(self, attribute: attrs.Attribute[Decimal], amount: Decimal) -> None:
+        if not amount.is_finite():
+            raise InvalidAmount(f"amount must be a finite number, not {amount}", field="amount")
+        if amount < 0:
+            raise InvalidAmount("amount must not be negative", field="amount")
+        _, places = _rule(self.currency)
+        coefficient, exponent = _digits(amount)
+        excess = -(exponent + places)  # digits past the last allowed decimal place
+        # Short-circuits keep a hostile exponent (1E-999999999) from building a huge power of ten.
+        if (
+            excess > 0
+            and coefficient
+            and (excess >= len(str(coefficient)) or coefficient % 10**excess)
+        ):
+            raise InvalidAmount(
+                f"{self.currency.upper()} amounts take at most {places} decimal places;"
+                f" {amount} would have to be rounded",
+                field="amount",
+            )
+
+    @property
+    def minor_units(self) -> int:
+        """The integer Stripe expects: cents for EUR, yen for JPY, fils*1000 for KWD."""
+        exponent, _ = _rule(self.currency)
+        coefficient, shift = _digits(self.amount)
+        if not coefficient:
+            return 0
+        shift += exponent
+        # The validator guarantees the division is exact. (int(): typeshed types int ** int as Any.)
+        return int(coefficient * 10**shift) if shift >= 0 else int(coefficient // 10**-shift)
+
+    @classmethod
+    def from_minor_units(cls, minor_units: int, currency: str = "eur") -> Money:
+        """The Money that Stripe means by `minor_units` of `currency`."""
+        if not isinstance(minor_units, int) or isinstance(minor_units, bool):
+            raise TypeError(f"minor_units must be an int, not {type(minor_units).__name__}")
+        code = _currency(currency)
+        exponent, _ = _rule(code)
+        return cls(Decimal(f"{minor_units}E-{exponent}"), code)
