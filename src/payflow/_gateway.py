@@ -170,6 +170,23 @@ class _Transport(stripe.HTTPClient):
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._connection_error(exc) from exc
 
+    def _should_retry(
+        self,
+        response: tuple[Any, int, Mapping[str, str] | None] | None,
+        api_connection_error: stripe.APIConnectionError | None,
+        num_retries: int,
+        max_network_retries: int | None,
+    ) -> bool:
+        # The SDK retries a 429 only when Stripe adds `Stripe-Should-Retry: true` (lock
+        # timeouts). Rate limits are worth a retry too, with the same backoff and idempotency
+        # key: https://docs.stripe.com/rate-limits#handling-limiting-gracefully
+        if response is not None and response[1] == 429 and num_retries < (max_network_retries or 0):
+            headers = response[2] or {}
+            return headers.get("stripe-should-retry") != "false"
+        return bool(
+            super()._should_retry(response, api_connection_error, num_retries, max_network_retries)
+        )
+
     def sleep_async(self, secs: float) -> Any:
         return asyncio.sleep(secs)
 
