@@ -17,7 +17,9 @@
         │   └── StripeTimeout         stripe_timeout: Stripe did not answer in time
         └── StripeServerError         stripe_error: Stripe failed (5xx) or answered nonsense
 
-`ConfigurationError` (a `PayflowError`) is raised when a gateway cannot be built.
+`ConfigurationError` (a `PayflowError`) is raised when a gateway cannot be built, and
+`RawCardDataRefused` (a `PayflowError`) when raw card numbers would reach a live Stripe account
+that has not been allowed to receive them.
 Messages never contain a card number, a CVC or an API key.
 """
 
@@ -34,6 +36,7 @@ __all__ = [
     "NotFound",
     "PayflowError",
     "RateLimited",
+    "RawCardDataRefused",
     "StripeFailure",
     "StripeRejected",
     "StripeServerError",
@@ -60,6 +63,12 @@ class ConfigurationError(PayflowError):
     """payflow is not configured well enough to talk to Stripe."""
 
     code = "configuration_error"
+
+
+class RawCardDataRefused(PayflowError):
+    """Raw card data would be sent with a live key, and that was not allowed."""
+
+    code = "raw_card_data_refused"
 
 
 class InvalidRequest(PayflowError, ValueError):

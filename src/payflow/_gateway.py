@@ -215,6 +215,7 @@ class Gateway:
         timeout: float = DEFAULT_TIMEOUT,
         max_network_retries: int = DEFAULT_MAX_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        allow_raw_card_data: bool = False,
     ) -> None:
         if not isinstance(api_key, str) or not api_key.startswith(("sk_", "rk_")):
             raise ConfigurationError(
@@ -226,6 +227,8 @@ class Gateway:
         if max_network_retries < 0:
             raise ConfigurationError("max_network_retries must not be negative")
         self._key_kind = api_key[:8]  # "sk_test_" / "sk_live_": safe to show
+        self.live = "_live_" in api_key[:8]
+        self.allow_raw_card_data = allow_raw_card_data
         self.api_base = api_base
         self.timeout = timeout
         self.max_network_retries = max_network_retries
@@ -239,8 +242,8 @@ class Gateway:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
-        """A gateway from STRIPE_SECRET_KEY, STRIPE_API_BASE, PAYFLOW_STRIPE_TIMEOUT and
-        PAYFLOW_STRIPE_MAX_RETRIES."""
+        """A gateway from STRIPE_SECRET_KEY, STRIPE_API_BASE, PAYFLOW_STRIPE_TIMEOUT,
+        PAYFLOW_STRIPE_MAX_RETRIES and PAYFLOW_ALLOW_RAW_CARD_DATA (docs/library.md)."""
         env = os.environ if environ is None else environ
         api_key = env.get("STRIPE_SECRET_KEY")
         if not api_key:
@@ -257,8 +260,14 @@ class Gateway:
                 "PAYFLOW_STRIPE_TIMEOUT must be a number of seconds and"
                 " PAYFLOW_STRIPE_MAX_RETRIES a whole number"
             ) from exc
-        return cls(api_key, api_base=env.get("STRIPE_API_BASE") or None, timeout=timeout,
-                   max_network_retries=retries)  # fmt: skip
+        return cls(
+            api_key,
+            api_base=env.get("STRIPE_API_BASE") or None,
+            timeout=timeout,
+            max_network_retries=retries,
+            allow_raw_card_data=env.get("PAYFLOW_ALLOW_RAW_CARD_DATA", "").lower()
+            in {"1", "true", "yes"},
+        )
 
     def __repr__(self) -> str:
         return f"Gateway(api_key='{self._key_kind}…', api_base={self.api_base!r})"

@@ -13,7 +13,7 @@ from typing import Final, TypeVar
 
 from . import _stripe_api as api
 from . import _validate as check
-from ._errors import InvalidRequest
+from ._errors import InvalidRequest, RawCardDataRefused
 from ._gateway import Gateway
 from ._models import Card, CardToken, Customer, Payment, Refund
 from ._money import Money
@@ -62,8 +62,17 @@ def _customer(
 
 
 def _card_token(
-    number: str, exp_month: int, exp_year: int, cvc: str, key: str | None
+    gw: Gateway, number: str, exp_month: int, exp_year: int, cvc: str, key: str | None
 ) -> Request[CardToken]:
+    if gw.live and not gw.allow_raw_card_data:
+        raise RawCardDataRefused(
+            "Stripe accepts raw card numbers on a live account only from businesses that are"
+            " PCI DSS compliant and have asked Stripe to enable it"
+            " (https://docs.stripe.com/security/guide#validating-pci-compliance). Collect cards"
+            " with Stripe.js or Stripe Elements, which tokenize them in the browser, and send"
+            " the token instead; or, if your account is enabled, allow raw card data"
+            " explicitly (Gateway(allow_raw_card_data=True), PAYFLOW_ALLOW_RAW_CARD_DATA=1)."
+        )
     today = dt.datetime.now(dt.UTC).date()
     digits, month, year, code = check.card(
         number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc, today=today
@@ -132,7 +141,7 @@ def create_card_token(
     idempotency_key: str | None = None,
 ) -> CardToken:  # fmt: skip
     """Turn card details into a single-use token."""
-    return gw.send(*_card_token(number, exp_month, exp_year, cvc, idempotency_key))
+    return gw.send(*_card_token(gw, number, exp_month, exp_year, cvc, idempotency_key))
 
 
 async def create_card_token_async(
@@ -140,7 +149,7 @@ async def create_card_token_async(
     idempotency_key: str | None = None,
 ) -> CardToken:  # fmt: skip
     """Turn card details into a single-use token."""
-    return await gw.send_async(*_card_token(number, exp_month, exp_year, cvc, idempotency_key))
+    return await gw.send_async(*_card_token(gw, number, exp_month, exp_year, cvc, idempotency_key))
 
 
 def assign_card(
