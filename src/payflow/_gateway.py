@@ -54,12 +54,12 @@ _CONFLICT_CODES: Final = frozenset(
         "token_already_used",
     }
 )
-_CARD_NUMBER: Final = re.compile(r"\d(?:[ -]?\d){11,18}")
+_SECRET: Final = re.compile(r"\d(?:[ -]?\d){11,18}|\b[sr]k_(?:test|live)_\w+")
 
 
 def _redact(message: str) -> str:
-    """Stripe's message with anything shaped like a card number blanked out."""
-    return _CARD_NUMBER.sub("[redacted]", message)
+    """Stripe's message with anything shaped like a card number or an API key blanked out."""
+    return _SECRET.sub("[redacted]", message)
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -90,9 +90,12 @@ def translate(exc: stripe.StripeError) -> StripeFailure:
         field = getattr(exc, "param", None)
         if exc.http_status == 404 or code == "resource_missing":
             return NotFound(message, field=field, request_id=request_id, stripe_code=code)
-        if exc.http_status == 409 or code in _CONFLICT_CODES:
+        if code in _CONFLICT_CODES:
             return Conflict(message, field=field, request_id=request_id, stripe_code=code)
         return StripeRejected(message, field=field, request_id=request_id, stripe_code=code)
+    # The SDK makes a plain APIError of a 409 (e.g. idempotency_key_in_use).
+    if exc.http_status == 409 or code in _CONFLICT_CODES:
+        return Conflict(message, request_id=request_id, stripe_code=code)
     if exc.http_status == 503:
         return StripeUnavailable("Stripe is unavailable", request_id=request_id, stripe_code=code)
     return StripeServerError("Stripe failed to answer the request", request_id=request_id,

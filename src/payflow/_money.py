@@ -14,7 +14,14 @@ import attrs
 
 from ._errors import InvalidAmount, InvalidRequest
 
-__all__ = ["CURRENCIES", "MAXIMUM_MINOR_UNITS", "MINIMUM_CHARGE", "Money"]
+__all__ = [
+    "CURRENCIES",
+    "MAXIMUM_MINOR_UNITS",
+    "MINIMUM_CHARGE",
+    "Money",
+    "major_units",
+    "smallest_amount",
+]
 
 # Every currency Stripe can charge in (https://docs.stripe.com/currencies).
 CURRENCIES: Final = frozenset(
@@ -67,7 +74,7 @@ def _rule(currency: str) -> tuple[int, int]:
     return 2, 2
 
 
-def _currency(value: object) -> str:
+def _currency(value: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"currency must be a str, not {type(value).__name__}")
     code = value.lower()
@@ -76,7 +83,7 @@ def _currency(value: object) -> str:
     return code
 
 
-def _decimal(value: object) -> Decimal:
+def _decimal(value: Decimal | int) -> Decimal:
     # bool is an int: refuse it explicitly. Floats are refused: they cannot hold most decimals.
     if isinstance(value, Decimal):
         return value
@@ -112,14 +119,11 @@ class Money:
         if amount < 0:
             raise InvalidAmount("amount must not be negative", field="amount")
         _, places = _rule(self.currency)
-        coefficient, exponent = _digits(amount)
-        excess = -(exponent + places)  # digits past the last allowed decimal place
-        # Short-circuits keep a hostile exponent (1E-999999999) from building a huge power of ten.
-        if (
-            excess > 0
-            and coefficient
-            and (excess >= len(str(coefficient)) or coefficient % 10**excess)
-        ):
+        _, digits, exponent = amount.as_tuple()
+        assert isinstance(exponent, int)  # finite, checked above
+        excess = -(exponent + places)  # how many digits stand past the last allowed place
+        # Only the digits are looked at: a hostile exponent or coefficient stays cheap.
+        if excess > 0 and any(digits[-excess:]):
             raise InvalidAmount(
                 f"{self.currency.upper()} amounts take at most {places} decimal places;"
                 f" {amount} would have to be rounded",
@@ -143,5 +147,16 @@ class Money:
         if not isinstance(minor_units, int) or isinstance(minor_units, bool):
             raise TypeError(f"minor_units must be an int, not {type(minor_units).__name__}")
         code = _currency(currency)
-        exponent, _ = _rule(code)
-        return cls(Decimal(f"{minor_units}E-{exponent}"), code)
+        return cls(major_units(minor_units, code), code)
+
+
+def major_units(minor_units: int, currency: str) -> Decimal:
+    """`minor_units` of a (known, lower-case) currency as a Decimal amount, exactly."""
+    exponent, _ = _rule(currency)
+    return Decimal(f"{minor_units}E-{exponent}")
+
+
+def smallest_amount(currency: str) -> Decimal:
+    """The smallest non-zero amount a (known, lower-case) currency can hold."""
+    _, places = _rule(currency)
+    return Decimal(f"1E-{places}")

@@ -7,7 +7,7 @@ import re
 from typing import Final
 
 from ._errors import InvalidAmount, InvalidRequest
-from ._money import MAXIMUM_MINOR_UNITS, MINIMUM_CHARGE, Money
+from ._money import MAXIMUM_MINOR_UNITS, MINIMUM_CHARGE, Money, major_units, smallest_amount
 
 __all__ = [
     "REFUND_REASONS",
@@ -104,7 +104,7 @@ def _money(value: object) -> Money:
 
 def _at_most_maximum(money: Money) -> Money:
     # Compared as Decimals: a hostile exponent (1E+999999999) must not become a huge integer.
-    maximum = Money.from_minor_units(MAXIMUM_MINOR_UNITS, money.currency).amount
+    maximum = major_units(MAXIMUM_MINOR_UNITS, money.currency)
     if money.amount > maximum:
         raise InvalidAmount(
             f"the maximum amount in {money.currency.upper()} is {maximum}", field="amount"
@@ -119,7 +119,7 @@ def chargeable(value: object) -> Money:
     if money.amount.is_zero() or (minimum is not None and money.amount < minimum):
         raise InvalidAmount(
             f"the minimum charge in {money.currency.upper()} is"
-            f" {minimum or Money.from_minor_units(1, money.currency).amount}",
+            f" {minimum or smallest_amount(money.currency)}",
             field="amount",
         )
     return _at_most_maximum(money)
