@@ -36,6 +36,10 @@ def _text(value: object, field: str, *, max_length: int) -> str:
         raise InvalidRequest(f"{field} must not be empty", field=field)
     if len(value) > max_length:
         raise InvalidRequest(f"{field} is longer than {max_length} characters", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: valid in JSON, not sendable to Stripe
+        raise InvalidRequest(f"{field} is not valid text", field=field) from None
     return value
 
 

@@ -68,6 +68,13 @@ f. Unknown ids.
    Stripe (docs "Error codes", ``resource_missing``): 404 ``invalid_request_error`` with
    ``code: "resource_missing"`` and message ``No such customer: 'cus_x'``.
    Fix: wrapper around ``StripeObject._api_retrieve``.
+
+g. Confirming a PaymentIntent in the wrong state.
+   localstripe: ``400 {"error": {"message": "Bad request", ...}}`` with no code.
+   Stripe (docs "Error codes", ``payment_intent_unexpected_state``): 400
+   ``invalid_request_error`` with ``code: "payment_intent_unexpected_state"`` and a message
+   naming the status, e.g. confirming a PaymentIntent that already succeeded.
+   Fix: ``confirm_state_middleware``.
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ import asyncio
 import contextvars
 import hashlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -153,6 +161,36 @@ def _create_refund(cls: Any, /, reason: Any = None, **data: Any) -> Any:
     refund = cls(**data)
     refund.reason = reason
     return refund
+
+
+# --------------------------------------------------------------------------------------------
+# g. Confirming in the wrong state
+# --------------------------------------------------------------------------------------------
+
+_CONFIRMABLE: Final = frozenset(
+    {"requires_payment_method", "requires_confirmation", "requires_action"}
+)
+_CONFIRM_PATH: Final = re.compile(r"/v1/payment_intents/(pi_\w+)/confirm")
+
+
+@web.middleware
+async def confirm_state_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    # localstripe binds its confirm handler at import, so the check sits in front of it.
+    match = _CONFIRM_PATH.fullmatch(request.path)
+    if request.method == "POST" and match:
+        try:
+            status = resources.PaymentIntent._api_retrieve(match[1]).status
+        except UserError:
+            return await handler(request)  # unknown id: localstripe answers the 404
+        if status not in _CONFIRMABLE:
+            error = UserError(
+                400,
+                f"You cannot confirm this PaymentIntent because it has a status of {status}.",
+                {"code": "payment_intent_unexpected_state"},
+            )
+            response: web.StreamResponse = error.to_response()
+            return response
+    return await handler(request)
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,5 +533,6 @@ def install(app: web.Application) -> None:
     intent._export = _export_payment_intent(intent._export)
 
     # Outermost first: idempotency saves the already rewritten card errors.
+    app.middlewares.insert(0, confirm_state_middleware)
     app.middlewares.insert(0, card_error_middleware)
     app.middlewares.insert(0, idempotency_middleware)

@@ -13,7 +13,6 @@ import httpx
 import pytest
 import stripe
 from hypothesis import given
-from strategies import api_keys
 
 import payflow
 from payflow import (
@@ -35,6 +34,7 @@ from payflow import (
     StripeUnavailable,
 )
 from payflow._gateway import translate
+from tests.payflow.strategies import api_keys
 
 REQUEST_ID = "req_8Vj2mBW3aBBKe3"
 HEADERS = {"request-id": REQUEST_ID}

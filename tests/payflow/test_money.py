@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
+
+import payflow
+from payflow import InvalidAmount, InvalidRequest, Money, PayflowError
+from payflow._money import CURRENCIES
+from tests.payflow.strategies import (
     THREE_DECIMAL,
     WHOLE_UNITS_TIMES_100,
     ZERO_DECIMAL,
@@ -24,10 +28,6 @@ from strategies import (
     negative_decimals,
     refused_minor_units,
 )
-
-import payflow
-from payflow import InvalidAmount, InvalidRequest, Money, PayflowError
-from payflow._money import CURRENCIES
 
 
 @pytest.fixture

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
+
+from payflow import InvalidAmount, InvalidRequest, Money
+from payflow import _validate as check
+from tests.payflow.strategies import (
     MAXIMUM_MINOR_UNITS,
     bad_cvcs,
     bad_luhn_card_numbers,
@@ -23,9 +26,6 @@ from strategies import (
     months,
     object_ids,
 )
-
-from payflow import InvalidAmount, InvalidRequest, Money
-from payflow import _validate as check
 
 TODAY = dt.date(2026, 6, 15)
 VISA = "4242424242424242"
@@ -103,9 +103,10 @@ class TestOptionalText:
         """A present optional field is returned unchanged."""
         assert "John Doe" == check.optional_text("John Doe", "name", max_length=256)
 
-    @pytest.mark.parametrize("value", ["", "  ", "x" * 21, 34612345678])
+    @pytest.mark.parametrize("value", ["", "  ", "x" * 21, 34612345678, "+34\ud800"])
     def test_bad_text_names_its_field(self, value: object) -> None:
-        """Empty, blank, overlong or non-string text is refused naming the field."""
+        """Empty, blank, overlong, non-string or unencodable (lone surrogate) text is refused
+        naming the field."""
         with pytest.raises(InvalidRequest) as info:
             check.optional_text(value, "phone", max_length=20)
 

@@ -138,6 +138,20 @@ def test_confirm_with_expand_returns_the_succeeded_charge(
     assert (latest.amount, latest.paid, latest.status) == (1234, True, "succeeded")
 
 
+def test_confirming_a_succeeded_payment_intent_is_payment_intent_unexpected_state(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Confirming a PaymentIntent that already succeeded is a 400 with Stripe's
+    payment_intent_unexpected_state code (g)."""
+    payment_id = intent(stripe_client)
+    stripe_client.v1.payment_intents.confirm(payment_id)
+
+    with pytest.raises(stripe.InvalidRequestError) as caught:
+        stripe_client.v1.payment_intents.confirm(payment_id)
+
+    assert (400, "payment_intent_unexpected_state") == (caught.value.http_status, caught.value.code)
+
+
 def test_refund_with_charge_amount_and_reason(stripe_client: stripe.StripeClient) -> None:
     """POST /v1/refunds with charge, amount and reason creates a succeeded refund."""
     charge_id = charge(stripe_client)

@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import pytest
 import stripe
-from faultproxy import Fault, FaultProxy
 
 import payflow
 from payflow_sandbox import Sandbox
+from tests.reliability.faultproxy import Fault, FaultProxy
 
 KEY = "sk_test_faults"
 TRIALS = 100

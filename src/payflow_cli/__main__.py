@@ -1,0 +1,5 @@
+import sys
+
+from payflow_cli import main
+
+sys.exit(main())

@@ -1,0 +1,205 @@
+"""End to end: `payflow serve --sandbox` as a real process, driven by the spec's curl requests."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.payflow_asgi.asgi_support import DECLINED, EXP_YEAR, closed_port
+
+STARTUP_TIMEOUT = 30.0
+SERVING = "payflow serving on "
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "payflow_cli", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_until_serving(process: subprocess.Popen[str]) -> str:
+    """The URL the server prints once it listens."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([process.stdout], [], [], remaining)
+        line = process.stdout.readline() if ready else ""
+        if line.startswith(SERVING):
+            return line.removeprefix(SERVING).strip()
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    _, stderr = process.communicate()
+    raise AssertionError(f"payflow serve did not start: {stderr}")
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    """The base URL of a `payflow serve --sandbox` process, stopped after the module."""
+    process = _start("--sandbox", "--port", str(closed_port()))
+    url = _wait_until_serving(process)
+    yield url
+    _stop(process)
+
+
+@pytest.fixture
+def http(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=10) as client:
+        yield client
+
+
+def curl(http: httpx.Client, path: str, body: str) -> dict[str, Any]:
+    """Send a body exactly as written, as `curl -H "Content-Type: application/json" -d` does."""
+    response = http.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert 200 == response.status_code, response.text
+    payload: dict[str, Any] = response.json()
+    return payload
+
+
+# The spec's six requests, their bodies as written ("[email protected]" is read as an address,
+# the expiry year is moved into the future, and the ids are the ones the server gave back).
+CUSTOMER = """{
+    "email": "john.doe@example.com",
+    "name": "John Doe",
+    "phone": "+34612345678"
+  }"""
+CARD = """{
+    "number": "4242424242424242",
+    "exp_month": 12,
+    "exp_year": %d,
+    "cvc": "123"
+  }"""
+ASSIGN = """{
+    "userId": "%s",
+    "source": "%s"
+  }"""
+PAYMENT = """{
+    "customer_id": "%s",
+    "amount": %s,
+    "payment_method": "%s"
+  }"""
+CONFIRM = """{
+    "paymentId": "%s"
+  }"""
+FULL_REFUND = """{
+    "chargeId": "%s",
+    "reason": "requested_by_customer"
+  }"""
+PARTIAL_REFUND = """{
+    "chargeId": "%s",
+    "amount": 25.00,
+    "reason": "requested_by_customer"
+  }"""
+
+
+def test_the_spec_curl_sequence_answers_as_documented(http: httpx.Client) -> None:
+    """The spec's requests, replayed in order, answer every documented field as documented."""
+    customer = curl(http, "/api/customers", CUSTOMER)
+    cus = customer["data"]["id"]
+    token = curl(http, "/api/cards", CARD % EXP_YEAR)
+    tok, card = token["data"]["token_id"], token["data"]["card_id"]
+    assigned = curl(http, "/api/cards/assign", ASSIGN % (cus, tok))
+    payment = curl(http, "/api/payments", PAYMENT % (cus, "50.00", card))
+    pi = payment["data"]["id"]
+    confirmed = curl(http, "/api/payments/confirm", CONFIRM % pi)
+    ch = confirmed["data"]["charges"]["data"][0]["id"]
+    partial = curl(http, "/api/payments/refund", PARTIAL_REFUND % ch)
+    full = curl(http, "/api/payments/refund", FULL_REFUND % ch)
+
+    def ok(message: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {"status": True, "message": message, "data": data}
+
+    assert [
+        ok("Cliente creado correctamente", {"id": cus, "email": "john.doe@example.com",
+           "name": "John Doe", "phone": "+34612345678"}),
+        ok("Tarjeta tokenizada correctamente", {"token_id": tok, "card_id": card,
+           "card_brand": "visa", "card_last4": "4242"}),
+        ok("Tarjeta añadida con éxito", {"cardId": card, "brand": "visa", "last4": "4242"}),
+        ok("Intento de pago creado correctamente", {"id": pi, "amount": 5000, "currency": "eur",
+           "status": "requires_confirmation", "customer": cus, "payment_method": card}),
+        ok("Pago confirmado correctamente", {"id": pi, "amount": 5000, "currency": "eur",
+           "status": "succeeded", "charges": {"data": [{"id": ch, "amount": 5000, "paid": True,
+                                                         "status": "succeeded"}]}}),
+        ok("Reembolso creado correctamente", {"id": partial["data"]["id"], "amount": 2500,
+           "charge": ch, "status": "succeeded", "reason": "requested_by_customer"}),
+        ok("Reembolso creado correctamente", {"id": full["data"]["id"], "amount": 2500,
+           "charge": ch, "status": "succeeded", "reason": "requested_by_customer"}),
+    ] == [customer, token, assigned, payment, confirmed, partial, full]  # fmt: skip
+    assert [True, True, True, True, True] == [
+        cus.startswith("cus_"), tok.startswith("tok_"), card.startswith("card_"),
+        pi.startswith("pi_"), ch.startswith("ch_"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("amount", "cents"), [("19.99", 1999), ("8.20", 820), ("4.35", 435), ("0.57", 57)]
+)
+def test_amounts_become_exact_cents_end_to_end(http: httpx.Client, amount: str, cents: int) -> None:
+    """Over real HTTP, the amount as written is exactly its cents in the payment and its charge."""
+    cus = curl(http, "/api/customers", CUSTOMER)["data"]["id"]
+    tok = curl(http, "/api/cards", CARD % EXP_YEAR)["data"]
+    curl(http, "/api/cards/assign", ASSIGN % (cus, tok["token_id"]))
+    payment = curl(http, "/api/payments", PAYMENT % (cus, amount, tok["card_id"]))["data"]
+    confirmed = curl(http, "/api/payments/confirm", CONFIRM % payment["id"])["data"]
+
+    assert (cents, cents, cents) == (
+        payment["amount"], confirmed["amount"], confirmed["charges"]["data"][0]["amount"]
+    )  # fmt: skip
+
+
+def test_a_declined_card_is_402_end_to_end(http: httpx.Client) -> None:
+    """Over real HTTP, assigning the declined test card answers 402 card_declined."""
+    cus = curl(http, "/api/customers", CUSTOMER)["data"]["id"]
+    body = CARD.replace("4242424242424242", DECLINED) % EXP_YEAR
+    tok = curl(http, "/api/cards", body)["data"]["token_id"]
+
+    response = http.post("/api/cards/assign", json={"userId": cus, "source": tok})
+
+    assert (402, "card_declined") == (response.status_code, response.json()["error"]["code"])
+
+
+def test_health_answers_end_to_end(http: httpx.Client) -> None:
+    """GET /health answers 200 from the real server."""
+    assert 200 == http.get("/health").status_code
+
+
+def test_serve_stops_cleanly_on_sigterm() -> None:
+    """SIGTERM shuts the server (and its sandbox) down with exit status 0."""
+    process = _start("--sandbox", "--port", str(closed_port()))
+    _wait_until_serving(process)
+
+    assert 0 == _stop(process)
+
+
+def test_serve_without_a_key_exits_2_saying_what_is_missing() -> None:
+    """Without --sandbox or STRIPE_SECRET_KEY, serve exits 2 naming the variable, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "STRIPE_SECRET_KEY"}
+    process = _start("--port", str(closed_port()), env=env)
+    _, stderr = process.communicate(timeout=30)
+
+    assert (2, True, False) == (
+        process.returncode, "STRIPE_SECRET_KEY" in stderr, "Traceback" in stderr
+    )  # fmt: skip
