@@ -18,7 +18,7 @@ from ._errors import (
     StripeTimeout,
     StripeUnavailable,
 )
-from ._gateway import Gateway
+from ._gateway import Gateway, last_stripe_request_id
 from ._models import Card, CardToken, Charge, Customer, Payment, Refund
 from ._money import Money
 from ._steps import (
@@ -71,6 +71,7 @@ __all__ = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "last_stripe_request_id",
     "refund",
     "refund_async",
 ]

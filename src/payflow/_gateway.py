@@ -9,10 +9,12 @@ that `payflow._stripe_api` turns into payflow values. The transport is payflow's
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Final, Self, TypeVar
 
 import aiohttp
@@ -35,7 +37,7 @@ from ._errors import (
 )
 from ._stripe_api import Call, Json
 
-__all__ = ["Gateway"]
+__all__ = ["Gateway", "last_stripe_request_id"]
 
 T = TypeVar("T")
 
@@ -60,6 +62,30 @@ _SECRET: Final = re.compile(r"\d(?:[ -]?\d){11,18}|\b[sr]k_(?:test|live)_\w+")
 def _redact(message: str) -> str:
     """Stripe's message with anything shaped like a card number or an API key blanked out."""
     return _SECRET.sub("[redacted]", message)
+
+
+class _StripeLogFilter(logging.Filter):
+    """On the SDK's `stripe` logger: drop DEBUG records, which hold whole request bodies (card
+    numbers and CVCs), and blank card numbers and keys in the others (URLs, Stripe's messages)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.DEBUG:
+            return False
+        message = record.getMessage()
+        redacted = _redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_STRIPE_LOG_FILTER: Final = _StripeLogFilter()
+
+
+def _guard_stripe_logger() -> None:
+    """Install the filter once; the SDK logs every request whatever STRIPE_LOG says."""
+    stripe_logger = logging.getLogger("stripe")
+    if _STRIPE_LOG_FILTER not in stripe_logger.filters:
+        stripe_logger.addFilter(_STRIPE_LOG_FILTER)
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -107,7 +133,18 @@ def _translated() -> Iterator[None]:
     try:
         yield
     except stripe.StripeError as exc:
+        _request_id.set(exc.request_id)
         raise translate(exc) from exc
+
+
+# Per context: each asyncio task (so each request an ASGI server handles) and each thread.
+_request_id: Final[ContextVar[str | None]] = ContextVar("payflow_stripe_request_id", default=None)
+
+
+def last_stripe_request_id() -> str | None:
+    """Stripe's request id (`req_...`) of the latest call made in this context (this asyncio task,
+    or this thread), answered or refused; None before any, or when Stripe never answered."""
+    return _request_id.get()
 
 
 def _parsed(parse: Callable[[Json], T], data: object) -> T:
@@ -229,6 +266,7 @@ class Gateway:
             raise ConfigurationError("timeout must be a positive number of seconds")
         if max_network_retries < 0:
             raise ConfigurationError("max_network_retries must not be negative")
+        _guard_stripe_logger()
         self._key_kind = api_key[:8]  # "sk_test_" / "sk_live_": safe to show
         self.live = "_live_" in api_key[:8]
         self.allow_raw_card_data = allow_raw_card_data
@@ -286,6 +324,7 @@ class Gateway:
         """Make one request to Stripe and parse its answer."""
         with _translated():
             response = self._client.raw_request(call.method, call.path, **self._options(call))
+        _request_id.set(response.request_id)
         return _parsed(parse, response.data)
 
     async def send_async(self, call: Call, parse: Callable[[Json], T]) -> T:
@@ -294,6 +333,7 @@ class Gateway:
             response = await self._client.raw_request_async(
                 call.method, call.path, **self._options(call)
             )
+        _request_id.set(response.request_id)
         return _parsed(parse, response.data)
 
     def close(self) -> None:

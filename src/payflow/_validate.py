@@ -25,7 +25,9 @@ REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_cust
 # Deliberately loose: one @, no spaces, a dot in the domain. Stripe checks the rest.
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 # Stripe ids are ASCII letters, digits and underscores (cus_..., tok_..., pi_..., ch_...).
-_ID: Final = re.compile(r"[A-Za-z0-9_]{1,255}")
+# Stripe ids are a prefix, an underscore and letters or digits (cus_..., tok_..., pi_...); the
+# prefix keeps a card number sent as an id out of the URL, and so out of the SDK's logs.
+_ID: Final = re.compile(r"[A-Za-z]{1,32}_[A-Za-z0-9_]{1,222}")
 _DIGITS: Final = re.compile(r"[0-9]+")
 
 

@@ -75,6 +75,12 @@ g. Confirming a PaymentIntent in the wrong state.
    ``invalid_request_error`` with ``code: "payment_intent_unexpected_state"`` and a message
    naming the status, e.g. confirming a PaymentIntent that already succeeded.
    Fix: ``confirm_state_middleware``.
+
+h. Request ids.
+   localstripe: no ``Request-Id`` header.
+   Stripe (API reference, "Request IDs"): every answer, success or error, carries a unique
+   ``Request-Id: req_...`` header (the SDK's ``request_id``; payflow logs it).
+   Fix: ``request_id_middleware``.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ import contextvars
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -482,6 +489,19 @@ async def card_error_middleware(request: web.Request, handler: _Handler) -> web.
 
 
 # --------------------------------------------------------------------------------------------
+# h. Request ids
+# --------------------------------------------------------------------------------------------
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Gap h: a unique ``Request-Id`` on every answer, replays included."""
+    response = await handler(request)
+    response.headers["Request-Id"] = f"req_{secrets.token_urlsafe(10)}"
+    return response
+
+
+# --------------------------------------------------------------------------------------------
 # Installation
 # --------------------------------------------------------------------------------------------
 
@@ -536,3 +556,4 @@ def install(app: web.Application) -> None:
     app.middlewares.insert(0, confirm_state_middleware)
     app.middlewares.insert(0, card_error_middleware)
     app.middlewares.insert(0, idempotency_middleware)
+    app.middlewares.insert(0, request_id_middleware)

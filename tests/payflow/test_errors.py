@@ -7,6 +7,7 @@ the request id in the `request-id` header, and the class chosen by the HTTP stat
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -358,3 +359,34 @@ class TestSecretsInReprs:
 
         with payflow.Gateway.from_env(env) as gw:
             assert "http://127.0.0.1:9" == gw.api_base
+
+
+class TestSecretsInTheSdkLogs:
+    """The SDK logs every request on the `stripe` logger whatever STRIPE_LOG says; a gateway
+    guards that logger."""
+
+    @pytest.fixture
+    def stripe_records(self, caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+        caplog.set_level(logging.DEBUG, logger="stripe")
+        payflow.Gateway("sk_test_abc123", api_base="http://127.0.0.1:9").close()
+        return caplog
+
+    def test_debug_records_are_dropped(self, stripe_records: pytest.LogCaptureFixture) -> None:
+        """DEBUG records, which hold whole request bodies, never reach a handler."""
+        logging.getLogger("stripe").debug("Post details post_data=card[cvc]=123")
+
+        assert [] == stripe_records.records
+
+    @given(api_keys())
+    def test_card_numbers_and_keys_are_redacted(self, key: str) -> None:
+        """A card number or key in an INFO record (a URL, Stripe's message) is blanked out."""
+        payflow.Gateway("sk_test_abc123", api_base="http://127.0.0.1:9").close()
+        url = "/v1/customers/4242 4242 4242 4242/sources"
+        record = logging.makeLogRecord(
+            {"levelno": logging.INFO, "msg": "url=%s key=%s", "args": (url, key)}
+        )
+
+        assert (True, "url=/v1/customers/[redacted]/sources key=[redacted]") == (
+            logging.getLogger("stripe").filter(record),
+            record.getMessage(),
+        )

@@ -253,6 +253,25 @@ class TestCreateCustomer:
         assert (None, None) == (customer.name, customer.phone)
 
 
+class TestStripeRequestId:
+    async def test_a_success_leaves_its_request_id(self, steps: Steps) -> None:
+        """After a call Stripe answered, last_stripe_request_id() is that answer's req_ id."""
+        first = (await steps.create_customer(), payflow.last_stripe_request_id())[1]
+        second = (await steps.create_customer(), payflow.last_stripe_request_id())[1]
+
+        assert (True, True) == (str(first).startswith("req_"), first != second)
+
+    async def test_a_refusal_leaves_the_error_s_request_id(self, steps: Steps) -> None:
+        """After a call Stripe refused, it is the request id the error carries."""
+        with pytest.raises(NotFound) as info:
+            await steps.confirm_payment("pi_missing")
+
+        assert (True, info.value.request_id) == (
+            str(info.value.request_id).startswith("req_"),
+            payflow.last_stripe_request_id(),
+        )
+
+
 class TestCreateCardToken:
     async def test_returns_brand_and_last4(self, steps: Steps) -> None:
         """The token shows the card's brand in lower case and its last four digits."""
@@ -622,3 +641,10 @@ class TestStripeUnreachable:
             await offline.confirm_payment("pi_1")
 
         assert False is isinstance(info.value, InvalidRequest)
+
+    async def test_no_answer_leaves_no_request_id(self, offline: Steps) -> None:
+        """When Stripe never answered, there is no request id to report."""
+        with pytest.raises(StripeUnavailable):
+            await offline.create_customer()
+
+        assert None is payflow.last_stripe_request_id()

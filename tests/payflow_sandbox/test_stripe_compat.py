@@ -1,6 +1,6 @@
 """The sandbox answers the payflow workflow as real Stripe does, through the real stripe SDK.
 
-Each compatibility test names the real Stripe behaviour it reproduces (gaps a-f of
+Each compatibility test names the real Stripe behaviour it reproduces (gaps a-h of
 ``payflow_sandbox._compat``).
 """
 
@@ -478,3 +478,23 @@ def test_unknown_id_is_404_resource_missing(
         call(stripe_client, "get", path)
     error = raised.value
     assert (error.http_status, error.code, error.user_message) == (404, "resource_missing", message)
+
+
+# ---------------------------------------------------------------------------- h. request ids
+
+
+def test_every_answer_carries_its_own_request_id(stripe_client: stripe.StripeClient) -> None:
+    """Stripe sends a unique Request-Id (req_...) with every answer, errors and replays too."""
+    key = uuid.uuid4().hex
+    ids = [
+        stripe_client.raw_request("post", "/v1/customers", idempotency_key=key).request_id,
+        stripe_client.raw_request("post", "/v1/customers", idempotency_key=key).request_id,
+    ]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        call(stripe_client, "get", "/v1/customers/cus_missing")
+    ids.append(raised.value.request_id)
+
+    assert (3, True) == (
+        len(set(ids)),
+        all(isinstance(i, str) and i.startswith("req_") for i in ids),
+    )
