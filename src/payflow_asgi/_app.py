@@ -1,15 +1,18 @@
 """The Starlette app: the spec's six routes, /health and /openapi.json.
 
 Each endpoint parses the request, awaits one `payflow.*_async` step and presents its result;
-failures are raised and turned into the error envelope by the handlers in `_errors`.
+failures are raised and turned into the error envelope by the handlers in `_errors`. Every
+request is logged by `_logs.AccessLog`; with an API token, the /api routes are wrapped in
+`_auth.RequireToken`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,11 +21,15 @@ import payflow
 
 from . import _parse as parse
 from . import _present as present
+from ._auth import RequireToken
 from ._errors import HANDLERS
+from ._logs import AccessLog
 from ._openapi import document_bytes
 from ._settings import Settings
 
 __all__ = ["create_app"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _Api:
@@ -101,26 +108,32 @@ def create_app(
     """The payment routes as an ASGI app.
 
     Without a gateway, the app builds one with `payflow.Gateway.from_env()` at startup and
-    closes it at shutdown. A gateway passed in stays the caller's to close.
+    closes it at shutdown. A gateway passed in stays the caller's to close. Without settings, it
+    uses `Settings.from_env()`, so PAYFLOW_API_TOKEN protects the /api routes.
     """
-    api = _Api(gateway, settings or Settings())
+    settings = Settings.from_env() if settings is None else settings
+    api = _Api(gateway, settings)
+    # With a token, every /api route requires it; /health and /openapi.json stay open.
+    guarded = (
+        None if settings.api_token is None else [Middleware(RequireToken, token=settings.api_token)]
+    )
+
+    def api_route(path: str, endpoint: Endpoint, name: str) -> Route:
+        return Route(path, endpoint, methods=["POST"], name=name, middleware=guarded)
+
     routes = [
-        Route("/api/customers", api.create_customer, methods=["POST"], name="customers"),
-        Route("/api/cards", api.create_card_token, methods=["POST"], name="cards"),
-        Route("/api/cards/assign", api.assign_card, methods=["POST"], name="cards.assign"),
-        Route("/api/payments", api.create_payment, methods=["POST"], name="payments"),
-        Route(
-            "/api/payments/confirm",
-            api.confirm_payment,
-            methods=["POST"],
-            name="payments.confirm",
-        ),
-        Route("/api/payments/refund", api.refund, methods=["POST"], name="payments.refund"),
+        api_route("/api/customers", api.create_customer, "customers"),
+        api_route("/api/cards", api.create_card_token, "cards"),
+        api_route("/api/cards/assign", api.assign_card, "cards.assign"),
+        api_route("/api/payments", api.create_payment, "payments"),
+        api_route("/api/payments/confirm", api.confirm_payment, "payments.confirm"),
+        api_route("/api/payments/refund", api.refund, "payments.refund"),
         Route("/health", _health, methods=["GET"], name="health"),
         Route("/openapi.json", _openapi, methods=["GET"], name="openapi"),
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(AccessLog)],
         exception_handlers=dict(HANDLERS),
         lifespan=api.lifespan if gateway is None else None,
     )

@@ -44,6 +44,14 @@ STATUS: Final[Mapping[type[payflow.PayflowError], tuple[int, str]]] = {
         " una operación nueva.",
     ),
     payflow.ConfigurationError: (502, _CONFIGURATION),
+    # The server's key is live: https://docs.stripe.com/security/guide#validating-pci-compliance
+    payflow.RawCardDataRefused: (
+        403,
+        "Este servidor trabaja con una cuenta real de Stripe y no le envía números de tarjeta"
+        " en claro: Stripe solo los acepta de empresas con certificación PCI DSS que se lo han"
+        " solicitado. Tokenice la tarjeta en el navegador con Stripe.js o Stripe Elements y"
+        " envíe el token (tok_…) a POST /api/cards/assign.",
+    ),
     payflow.AuthenticationFailed: (502, _CONFIGURATION),
     payflow.RateLimited: (
         503, "Stripe está limitando las peticiones; inténtelo de nuevo en unos segundos."

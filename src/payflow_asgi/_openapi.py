@@ -20,7 +20,7 @@ __all__ = ["DOCUMENT", "document_bytes", "dump"]
 
 Schema = dict[str, Any]
 
-_ID: Final = {"type": "string", "pattern": "^[A-Za-z0-9_]{1,255}$"}
+_ID: Final = {"type": "string", "pattern": "^[A-Za-z]{1,32}_[A-Za-z0-9_]{1,222}$"}
 _TEXT: Final = {"type": "string", "minLength": 1}
 _NULLABLE_TEXT: Final = {"type": ["string", "null"]}
 _CENTS: Final = {
@@ -139,11 +139,12 @@ _SCHEMAS: Final[dict[str, Schema]] = {
                         "type": "string",
                         "description": (
                             "Stable and machine-readable: invalid_request, invalid_amount,"
-                            " invalid_json, card_declined, not_found, route_not_found,"
-                            " method_not_allowed, conflict, idempotency_conflict,"
-                            " payload_too_large, unsupported_media_type, authentication_failed,"
-                            " configuration_error, rate_limited, stripe_unavailable,"
-                            " stripe_timeout, stripe_error, internal_error."
+                            " invalid_json, client_disconnected, unauthorized, card_declined,"
+                            " raw_card_data_refused, not_found, route_not_found,"
+                            " method_not_allowed, conflict,"
+                            " idempotency_conflict, payload_too_large, unsupported_media_type,"
+                            " authentication_failed, configuration_error, rate_limited,"
+                            " stripe_unavailable, stripe_timeout, stripe_error, internal_error."
                         ),
                     },
                     "field": {
@@ -193,7 +194,15 @@ _ERRORS: Final[dict[str, str]] = {
         "Malformed JSON, a missing or invalid field or Idempotency-Key header, an amount below"
         " the minimum or with too many decimals, or a refund larger than what remains."
     ),
+    "401": (
+        "The server requires an API token (PAYFLOW_API_TOKEN) and the Authorization: Bearer"
+        " header is missing or wrong."
+    ),
     "402": "The card was declined; error.decline_code says why.",
+    "403": (
+        "The server uses a live Stripe key and does not send raw card numbers to Stripe:"
+        " tokenize cards with Stripe.js or Stripe Elements."
+    ),
     "404": "No such customer, token, payment or charge.",
     "405": "The route does not take this method.",
     "409": (
@@ -207,11 +216,11 @@ _ERRORS: Final[dict[str, str]] = {
     "503": "Stripe cannot be reached, or is rate limiting the account.",
     "504": "Stripe did not answer in time.",
 }
-_COMMON: Final = ["400", "405", "413", "415", "500", "502", "503", "504"]
+_COMMON: Final = ["400", "401", "405", "413", "415", "500", "502", "503", "504"]
 # 409 everywhere: the Idempotency-Key may be reused with another body on any route.
 _ROUTE_ERRORS: Final[dict[str, list[str]]] = {
     "customers": [*_COMMON, "409"],
-    "cards": [*_COMMON, "402", "409"],
+    "cards": [*_COMMON, "402", "403", "409"],
     "cards.assign": [*_COMMON, "402", "404", "409"],
     "payments": [*_COMMON, "404", "409"],
     "payments.confirm": [*_COMMON, "402", "404", "409"],
@@ -244,6 +253,8 @@ def _operation(route: str, summary: str, request: str, response: str) -> Schema:
             "operationId": route.replace(".", "_"),
             "summary": summary,
             "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+            # Optional: only a server started with PAYFLOW_API_TOKEN requires the token.
+            "security": [{}, {"bearerToken": []}],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": _ref(request)}},
@@ -305,6 +316,16 @@ DOCUMENT: Final[Schema] = {
     "components": {
         "schemas": _SCHEMAS,
         "parameters": {"IdempotencyKey": _IDEMPOTENCY_KEY},
+        "securitySchemes": {
+            "bearerToken": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": (
+                    "The server's API token (PAYFLOW_API_TOKEN), when it has one; /health and"
+                    " /openapi.json never require it."
+                ),
+            }
+        },
         "responses": {
             f"Error{status}": {
                 "description": description,

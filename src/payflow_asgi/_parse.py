@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Final, NoReturn, TypedDict
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 import payflow
 
@@ -116,21 +116,25 @@ async def _body(request: Request, settings: Settings) -> Body:
             "El cuerpo de la petición debe ser JSON, con la cabecera"
             " Content-Type: application/json.",
         )
+    # Straight from the ASGI messages: Starlette's `stream()` generator cost ~2% of the CPU.
     received = bytearray()
-    try:
-        async for chunk in request.stream():
-            received += chunk
-            if len(received) > limit:
-                raise _too_large(limit)
-    except ClientDisconnect:
-        raise Problem(400, "client_disconnected", "El cliente cerró la conexión.") from None
+    more_body = True
+    while more_body:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise Problem(400, "client_disconnected", "El cliente cerró la conexión.")
+        received += message.get("body", b"")
+        more_body = message.get("more_body", False)
+        if len(received) > limit:
+            raise _too_large(limit)
     try:
         # parse_float=Decimal: 19.99 stays exactly 19.99, never the float 19.989999...
         data = json.loads(
             received.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant
         )
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and integers beyond Python's 4300 digits.
+    except (UnicodeDecodeError, ValueError, RecursionError, InvalidOperation):
+        # ValueError covers JSONDecodeError and integers beyond Python's 4300 digits;
+        # InvalidOperation, numbers whose exponent Decimal cannot hold (1e-9999999999999999999).
         raise _malformed() from None
     if not isinstance(data, dict):
         raise Problem(

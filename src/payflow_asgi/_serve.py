@@ -6,22 +6,28 @@ import asyncio
 import contextlib
 import gc
 import importlib.util
+import logging
+import os
 import signal
 import socket
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Final
 
 import stripe
 import uvicorn
+from stripe import _api_requestor, _util
 
 import payflow
 
 from ._app import create_app
+from ._logs import logger as access_logger
+from ._settings import Settings
 
 __all__ = ["SANDBOX_API_KEY", "run"]
 
 SANDBOX_API_KEY: Final = "sk_test_payflow_sandbox"
+KEEP_ALIVE_SECONDS: Final = 75
 
 
 class _Server(uvicorn.Server):
@@ -66,6 +72,26 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _refuse(message: str) -> SystemExit:
+    print(f"payflow serve: {message}", file=sys.stderr, flush=True)
+    return SystemExit(2)
+
+
+def _settings() -> Settings:
+    # STRIPE_LOG=debug makes the SDK print every request body to stderr, bypassing logging
+    # (stripe/_util.py `log_debug`): card numbers and CVCs would end up in the server's output.
+    if os.environ.get("STRIPE_LOG", "").strip().lower() == "debug" or stripe.log == "debug":
+        raise _refuse(
+            "STRIPE_LOG=debug makes the Stripe SDK print request bodies, card numbers and CVCs"
+            " included, to stderr; unset it (STRIPE_LOG=info prints only methods, URLs and"
+            " statuses)"
+        )
+    try:
+        return Settings.from_env()
+    except payflow.ConfigurationError as exc:
+        raise _refuse(exc.message) from None
+
+
 def _gateway(stack: contextlib.ExitStack, sandbox: bool) -> payflow.Gateway:
     if sandbox:
         from payflow_sandbox import Sandbox
@@ -75,26 +101,78 @@ def _gateway(stack: contextlib.ExitStack, sandbox: bool) -> payflow.Gateway:
     try:
         return payflow.Gateway.from_env()
     except payflow.ConfigurationError as exc:
-        print(f"payflow serve: {exc.message}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        raise _refuse(exc.message) from None
 
 
-def run(*, host: str = "127.0.0.1", port: int = 3000, sandbox: bool = False) -> None:
-    """Serve the HTTP API until SIGINT or SIGTERM; with `sandbox`, against a local sandbox."""
+def _skip_sdk_work_nobody_reads() -> None:
+    """Measured (docs/performance.md): under load ~10% of the server's CPU went to the SDK
+    formatting log lines, whole response bodies included, that no handler writes, and ~2% to
+    reading ~20 environment variables per request to name an "AI agent" in the User-Agent.
+
+    Format a line only when the console (`STRIPE_LOG`, `stripe.log`) or a handler of the `stripe`
+    logger will see it, and read the environment once. Both reach into the SDK's private modules
+    (stripe is pinned below 17); `test_serve.py` checks the names still exist and that
+    `STRIPE_LOG=info` still prints.
+    """
+    stripe_logger = logging.getLogger("stripe")
+
+    def when_read(log: Callable[..., None], level: int) -> Callable[..., None]:
+        def log_when_read(message: str, **params: object) -> None:
+            console = _util._console_log_level()  # type: ignore[no-untyped-call]
+            if console is not None or stripe_logger.isEnabledFor(level):
+                log(message, **params)
+
+        return log_when_read
+
+    _api_requestor.log_info = when_read(_util.log_info, logging.INFO)  # type: ignore[attr-defined]
+    _api_requestor.log_debug = when_read(_util.log_debug, logging.DEBUG)  # type: ignore[attr-defined]
+    agent = _api_requestor._APIRequestor._detect_ai_agent(os.environ)
+    _api_requestor._APIRequestor._detect_ai_agent = staticmethod(  # type: ignore[method-assign]
+        lambda environ: agent
+    )
+
+
+def _write_access_log() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    access_logger.addHandler(handler)
+    access_logger.setLevel(logging.INFO)
+
+
+def run(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    sandbox: bool = False,
+    access_log: bool = False,
+) -> None:
+    """Serve the HTTP API until SIGINT or SIGTERM; with `sandbox`, against a local sandbox; with
+    `access_log`, one line per request on stderr.
+
+    Settings come from the environment (`Settings.from_env`: PAYFLOW_API_TOKEN).
+    """
+    settings = _settings()
+    if access_log:
+        _write_access_log()
     # Telemetry headers cost ~3% of the CPU of a request, and tell Stripe nothing we need.
     stripe.enable_telemetry = False
+    _skip_sdk_work_nobody_reads()
     # Until uvicorn takes over the signals, SIGTERM unwinds like Ctrl-C so the sandbox stops.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
         gateway = _gateway(stack, sandbox)
         config = uvicorn.Config(
-            create_app(gateway),
+            create_app(gateway, settings=settings),
             host=host,
             port=port,
             loop="uvloop" if _installed("uvloop") else "asyncio",
             http="httptools" if _installed("httptools") else "h11",
             log_level="warning",
             lifespan="off",
+            # Longer than clients keep idle connections (httpx 5 s, aiohttp 15 s, nginx 60 s
+            # upstream): at uvicorn's default of 5 s a client reusing a connection just as the
+            # server closes it gets a ReadError on a POST it cannot safely retry.
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(_serve(_Server(config), gateway))

@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a local Stripe sandbox and use it instead of STRIPE_SECRET_KEY",
     )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="write one line per request to stderr (method, route, status, duration, Stripe id)",
+    )
     return parser
 
 
@@ -58,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _sandbox(args.host, args.port)
     from payflow_asgi._serve import run
 
-    run(host=args.host, port=args.port, sandbox=args.sandbox)
+    run(host=args.host, port=args.port, sandbox=args.sandbox, access_log=args.access_log)
     return 0
 
 

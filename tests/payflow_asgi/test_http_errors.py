@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -9,7 +10,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
+from starlette.types import Message
 
+import payflow
 from payflow_asgi import Settings, create_app
 from tests.payflow_asgi.asgi_support import (
     DECLINED,
@@ -90,6 +93,49 @@ async def test_a_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient) 
     )
 
     assert (413, {"code": "payload_too_large"}) == error_of(response)
+
+
+async def test_a_body_sent_in_chunks_is_read_whole(client: httpx.AsyncClient) -> None:
+    """A body streamed in several chunks is joined before it is parsed."""
+
+    async def chunks() -> Any:
+        for part in (b'{"email": "chunk', b"ed@exam", b'ple.com"}'):
+            yield part
+
+    response = await client.post(
+        "/api/customers", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert "chunked@example.com" == data_of(response)["email"]
+
+
+async def test_a_client_that_disconnects_mid_body_gets_the_envelope(sandbox: Any) -> None:
+    """A client gone before its body ended is answered 400 client_disconnected, never a 500."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b'{"email": ', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return messages.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/customers",
+        "headers": [(b"content-type", b"application/json")],
+    }
+    async with payflow.Gateway("sk_test_x", api_base=sandbox.url) as gateway:
+        await create_app(gateway, settings=Settings())(scope, receive, send)
+
+    assert (400, "client_disconnected") == (
+        sent[0]["status"],
+        json.loads(sent[1]["body"])["error"]["code"],
+    )
 
 
 @pytest.mark.parametrize("length", ["\u00b2", "-1", "99999999999999999999999999"])

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from http.client import HTTPConnection
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from stripe import _api_requestor
 
+from payflow_asgi._serve import _skip_sdk_work_nobody_reads
 from tests.payflow_asgi.asgi_support import DECLINED, EXP_YEAR, closed_port
 
 STARTUP_TIMEOUT = 30.0
@@ -203,3 +208,94 @@ def test_serve_without_a_key_exits_2_saying_what_is_missing() -> None:
     assert (2, True, False) == (
         process.returncode, "STRIPE_SECRET_KEY" in stderr, "Traceback" in stderr
     )  # fmt: skip
+
+
+def test_serve_access_log_writes_one_line_per_request_to_stderr() -> None:
+    """With --access-log, each request is one line on stderr, with Stripe's request id."""
+    process = _start("--sandbox", "--access-log", "--port", str(closed_port()))
+    url = _wait_until_serving(process)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        client.post("/api/customers", json={"email": "log@example.com"})
+        client.get("/health")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+
+    lines = [line for line in stderr.splitlines() if " method=" in line]
+    assert (2, True, True) == (
+        len(lines),
+        "method=POST route=/api/customers status=200" in lines[0],
+        "stripe_request_id=req_" in lines[0],
+    )
+
+
+def test_an_idle_connection_outlives_the_clients_keep_alive(server: str) -> None:
+    """A connection idle for longer than httpx keeps one (5 s) still takes a request: the server
+    does not close it just as a client reuses it."""
+    address = urlsplit(server)
+    connection = HTTPConnection(str(address.hostname), address.port, timeout=10)
+    try:
+        connection.request("GET", "/health")
+        first = connection.getresponse()
+        first.read()
+        kept = connection.sock
+        time.sleep(6)
+        # On a connection the server closed, this raises RemoteDisconnected.
+        connection.request("GET", "/health")
+        second = connection.getresponse()
+        second.read()
+        reused = kept is not None and connection.sock is kept
+    finally:
+        connection.close()
+
+    assert (200, 200, True) == (first.status, second.status, reused)
+
+
+class _Counted:
+    """A log parameter that counts how often the SDK formats it."""
+
+    formatted = 0
+
+    def __str__(self) -> str:
+        _Counted.formatted += 1
+        return "counted"
+
+
+def test_serve_skips_the_sdk_s_log_formatting_only_when_nobody_reads_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Patched as payflow serve patches the SDK: a line nobody reads is not formatted; one the
+    `stripe` logger takes is. (The SDK names it patches exist: it would raise otherwise.)"""
+    for name in ("log_info", "log_debug"):
+        monkeypatch.setattr(_api_requestor, name, getattr(_api_requestor, name))
+    requestor = _api_requestor._APIRequestor
+    monkeypatch.setattr(requestor, "_detect_ai_agent", requestor.__dict__["_detect_ai_agent"])
+    monkeypatch.delenv("STRIPE_LOG", raising=False)
+    _skip_sdk_work_nobody_reads()
+    log_info: Callable[..., None] = _api_requestor.log_info  # type: ignore[attr-defined]
+    _Counted.formatted = 0
+
+    caplog.set_level(logging.WARNING, logger="stripe")
+    log_info("unread", body=_Counted())
+    unread = _Counted.formatted
+    caplog.set_level(logging.INFO, logger="stripe")
+    log_info("read", body=_Counted())
+
+    assert (0, 1, ["body=counted message=read"]) == (
+        unread,
+        _Counted.formatted,
+        [r.getMessage() for r in caplog.records],
+    )
+
+
+def test_serve_with_stripe_log_info_still_prints_the_sdk_s_lines() -> None:
+    """STRIPE_LOG=info still makes the SDK print its request lines (methods and URLs)."""
+    process = _start(
+        "--sandbox", "--port", str(closed_port()), env={**os.environ, "STRIPE_LOG": "info"}
+    )
+    url = _wait_until_serving(process)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        client.post("/api/customers", json={"email": "info@example.com"})
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+
+    assert True is ("message='Request to Stripe api' method=post" in stderr)
