@@ -1,10 +1,16 @@
-"""Helpers for the HTTP adapter's tests: in-process clients, JSON posts, a Stripe that fails."""
+"""Helpers for the HTTP adapter's tests: in-process clients, JSON posts, a Stripe that fails,
+and `payflow serve` as a real process."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import select
+import signal
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +25,18 @@ API_KEY = "sk_test_payflow_asgi"
 VISA = "4242424242424242"
 DECLINED = "4000000000000002"
 EXP_YEAR = dt.date.today().year + 2
+
+# The spec's six routes.
+ROUTES = (
+    "/api/customers",
+    "/api/cards",
+    "/api/cards/assign",
+    "/api/payments",
+    "/api/payments/confirm",
+    "/api/payments/refund",
+)
+SERVE_STARTUP_TIMEOUT = 30.0
+SERVING = "payflow serving on "
 
 Post = Callable[..., Awaitable[httpx.Response]]
 
@@ -111,3 +129,54 @@ async def app_client(
         client_for(create_app(gw, settings=settings)) as http,
     ):
         yield http
+
+
+def connects(family: socket.AddressFamily, host: str, port: int) -> bool:
+    """Whether something accepts a TCP connection at host:port."""
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2)
+        try:
+            sock.connect((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def start_serve(
+    *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """`payflow serve *args` as a real process, its stdout piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "payflow_cli", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=env,
+    )
+
+
+def wait_until_serving(process: subprocess.Popen[str]) -> str:
+    """The URL the server prints once it listens."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + SERVE_STARTUP_TIMEOUT
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([process.stdout], [], [], remaining)
+        line = process.stdout.readline() if ready else ""
+        if line.startswith(SERVING):
+            return line.removeprefix(SERVING).strip()
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    _, stderr = process.communicate()
+    raise AssertionError(f"payflow serve did not start: {stderr or '(stderr not piped)'}")
+
+
+def stop_serve(process: subprocess.Popen[str], timeout: float = 15) -> int:
+    """SIGTERM, as a service manager would; its exit status."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

@@ -17,6 +17,7 @@ from payflow_asgi import Settings, create_app
 from tests.payflow_asgi.asgi_support import (
     DECLINED,
     EXP_YEAR,
+    ROUTES,
     VISA,
     Post,
     app_client,
@@ -35,15 +36,6 @@ def error_of(response: httpx.Response) -> tuple[int, dict[str, Any]]:
     assert {"status", "message", "error"} == set(body)
     return response.status_code, body["error"]
 
-
-ROUTES = [
-    "/api/customers",
-    "/api/cards",
-    "/api/cards/assign",
-    "/api/payments",
-    "/api/payments/confirm",
-    "/api/payments/refund",
-]
 
 # --- the body ---
 

@@ -20,25 +20,21 @@ from payflow_asgi import Settings, create_app
 from tests.payflow_asgi.asgi_support import (
     API_KEY,
     EXP_YEAR,
+    ROUTES,
     VISA,
     app_client,
     client_for,
     closed_port,
+    connects,
     data_of,
     failing_stripe,
     post_json,
+    start_serve,
+    stop_serve,
+    wait_until_serving,
 )
-from tests.payflow_asgi.test_serve import _start, _stop, _wait_until_serving
 
 TOKEN = "tok3n-for-the-payflow-tests_0123456789"
-ROUTES = [
-    "/api/customers",
-    "/api/cards",
-    "/api/cards/assign",
-    "/api/payments",
-    "/api/payments/confirm",
-    "/api/payments/refund",
-]
 # Searched as a whole token (see `cvc_leaks`): no id, port, amount or duration_ms (one decimal)
 # in a record is likely to be this token.
 CVC = "739"
@@ -413,7 +409,7 @@ async def test_raw_card_data_with_a_live_key_is_a_403_pointing_to_stripe_js() ->
 
 
 def _serve_refusal(env: dict[str, str]) -> tuple[int, str]:
-    process = _start("--sandbox", "--port", str(closed_port()), env={**os.environ, **env})
+    process = start_serve("--sandbox", "--port", str(closed_port()), env={**os.environ, **env})
     _, stderr = process.communicate(timeout=60)
     return process.returncode, stderr
 
@@ -436,32 +432,22 @@ def test_serve_refuses_a_weak_api_token_without_printing_it() -> None:
 # --- listening addresses ---
 
 
-def _connects(family: socket.AddressFamily, host: str, port: int) -> bool:
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect((host, port))
-        except OSError:
-            return False
-        return True
-
-
 def _loopback_only(port: int) -> tuple[bool, bool, bool]:
     """Whether 127.0.0.1, 127.0.0.2 and ::1 accept connections on `port`."""
-    other = sys.platform == "linux" and _connects(socket.AF_INET, "127.0.0.2", port)
-    ipv6 = socket.has_ipv6 and _connects(socket.AF_INET6, "::1", port)
-    return _connects(socket.AF_INET, "127.0.0.1", port), other, ipv6
+    other = sys.platform == "linux" and connects(socket.AF_INET, "127.0.0.2", port)
+    ipv6 = socket.has_ipv6 and connects(socket.AF_INET6, "::1", port)
+    return connects(socket.AF_INET, "127.0.0.1", port), other, ipv6
 
 
 @pytest.fixture(scope="module")
 def guarded_server() -> Iterator[str]:
     """A `payflow serve --sandbox` process with PAYFLOW_API_TOKEN set and no --host."""
-    process = _start(
+    process = start_serve(
         "--sandbox", "--port", str(closed_port()), env={**os.environ, "PAYFLOW_API_TOKEN": TOKEN}
     )
-    url = _wait_until_serving(process)
+    url = wait_until_serving(process)
     yield url
-    _stop(process)
+    stop_serve(process)
 
 
 def test_serve_listens_on_127_0_0_1_only_by_default(guarded_server: str) -> None:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from http.client import HTTPConnection
@@ -19,55 +16,23 @@ import pytest
 from stripe import _api_requestor
 
 from payflow_asgi._serve import _skip_sdk_work_nobody_reads
-from tests.payflow_asgi.asgi_support import DECLINED, EXP_YEAR, closed_port
-
-STARTUP_TIMEOUT = 30.0
-SERVING = "payflow serving on "
-
-
-def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "payflow_cli", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
-def _wait_until_serving(process: subprocess.Popen[str]) -> str:
-    """The URL the server prints once it listens."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([process.stdout], [], [], remaining)
-        line = process.stdout.readline() if ready else ""
-        if line.startswith(SERVING):
-            return line.removeprefix(SERVING).strip()
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    _, stderr = process.communicate()
-    raise AssertionError(f"payflow serve did not start: {stderr}")
-
-
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout=15)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+from tests.payflow_asgi.asgi_support import (
+    DECLINED,
+    EXP_YEAR,
+    closed_port,
+    start_serve,
+    stop_serve,
+    wait_until_serving,
+)
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     """The base URL of a `payflow serve --sandbox` process, stopped after the module."""
-    process = _start("--sandbox", "--port", str(closed_port()))
-    url = _wait_until_serving(process)
+    process = start_serve("--sandbox", "--port", str(closed_port()))
+    url = wait_until_serving(process)
     yield url
-    _stop(process)
+    stop_serve(process)
 
 
 @pytest.fixture
@@ -193,16 +158,16 @@ def test_health_answers_end_to_end(http: httpx.Client) -> None:
 
 def test_serve_stops_cleanly_on_sigterm() -> None:
     """SIGTERM shuts the server (and its sandbox) down with exit status 0."""
-    process = _start("--sandbox", "--port", str(closed_port()))
-    _wait_until_serving(process)
+    process = start_serve("--sandbox", "--port", str(closed_port()))
+    wait_until_serving(process)
 
-    assert 0 == _stop(process)
+    assert 0 == stop_serve(process)
 
 
 def test_serve_without_a_key_exits_2_saying_what_is_missing() -> None:
     """Without --sandbox or STRIPE_SECRET_KEY, serve exits 2 naming the variable, no traceback."""
     env = {k: v for k, v in os.environ.items() if k != "STRIPE_SECRET_KEY"}
-    process = _start("--port", str(closed_port()), env=env)
+    process = start_serve("--port", str(closed_port()), env=env)
     _, stderr = process.communicate(timeout=30)
 
     assert (2, True, False) == (
@@ -212,8 +177,8 @@ def test_serve_without_a_key_exits_2_saying_what_is_missing() -> None:
 
 def test_serve_access_log_writes_one_line_per_request_to_stderr() -> None:
     """With --access-log, each request is one line on stderr, with Stripe's request id."""
-    process = _start("--sandbox", "--access-log", "--port", str(closed_port()))
-    url = _wait_until_serving(process)
+    process = start_serve("--sandbox", "--access-log", "--port", str(closed_port()))
+    url = wait_until_serving(process)
     with httpx.Client(base_url=url, timeout=10) as client:
         client.post("/api/customers", json={"email": "log@example.com"})
         client.get("/health")
@@ -289,10 +254,10 @@ def test_serve_skips_the_sdk_s_log_formatting_only_when_nobody_reads_it(
 
 def test_serve_with_stripe_log_info_still_prints_the_sdk_s_lines() -> None:
     """STRIPE_LOG=info still makes the SDK print its request lines (methods and URLs)."""
-    process = _start(
+    process = start_serve(
         "--sandbox", "--port", str(closed_port()), env={**os.environ, "STRIPE_LOG": "info"}
     )
-    url = _wait_until_serving(process)
+    url = wait_until_serving(process)
     with httpx.Client(base_url=url, timeout=10) as client:
         client.post("/api/customers", json={"email": "info@example.com"})
     process.send_signal(signal.SIGTERM)

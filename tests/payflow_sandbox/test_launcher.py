@@ -13,6 +13,7 @@ import pytest
 import stripe
 
 from payflow_sandbox import Sandbox, SandboxError
+from tests.payflow_asgi.asgi_support import connects
 
 PICKLE = Path("/tmp/localstripe.pickle")  # noqa: S108 - the path localstripe would write
 
@@ -25,16 +26,6 @@ def listening_socket() -> Iterator[socket.socket]:
         yield sock
 
 
-def _connects(family: socket.AddressFamily, host: str, port: int) -> bool:
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(2)
-        try:
-            sock.connect((host, port))
-        except OSError:
-            return False
-        return True
-
-
 def test_url_is_http_on_loopback_with_the_bound_port(sandbox: Sandbox) -> None:
     """The sandbox reports http://127.0.0.1:<real port>, never port 0."""
     assert sandbox.url == f"http://127.0.0.1:{sandbox.port}"
@@ -43,11 +34,11 @@ def test_url_is_http_on_loopback_with_the_bound_port(sandbox: Sandbox) -> None:
 
 def test_listens_on_127_0_0_1_only(sandbox: Sandbox) -> None:
     """Only 127.0.0.1 accepts connections: not 127.0.0.2 (so not 0.0.0.0), not IPv6."""
-    assert _connects(socket.AF_INET, "127.0.0.1", sandbox.port)
+    assert connects(socket.AF_INET, "127.0.0.1", sandbox.port)
     if sys.platform == "linux":  # all of 127.0.0.0/8 is local on Linux
-        assert not _connects(socket.AF_INET, "127.0.0.2", sandbox.port)
+        assert not connects(socket.AF_INET, "127.0.0.2", sandbox.port)
     if socket.has_ipv6:
-        assert not _connects(socket.AF_INET6, "::1", sandbox.port)
+        assert not connects(socket.AF_INET6, "::1", sandbox.port)
 
 
 def test_nothing_is_written_to_tmp_localstripe_pickle(
@@ -86,7 +77,7 @@ def test_stop_ends_the_process() -> None:
         port = sandbox.port
         assert sandbox.running
     assert not sandbox.running
-    assert not _connects(socket.AF_INET, "127.0.0.1", port)
+    assert not connects(socket.AF_INET, "127.0.0.1", port)
 
 
 def test_ready_line_is_printed_once_on_stdout() -> None:

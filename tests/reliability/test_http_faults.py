@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,23 +22,11 @@ from payflow_asgi import Settings, create_app
 from payflow_sandbox import Sandbox
 from tests.payflow_asgi.asgi_support import EXP_YEAR, VISA, client_for, data_of, post_json
 from tests.reliability.faultproxy import Fault, FaultProxy
-from tests.reliability.test_lost_responses import KEY, ids_in_sandbox
+from tests.reliability.sandbox_objects import KEY, ids_in_sandbox
 
 TRIALS = 100
 TIMEOUT = 0.5
 MARGIN = 1.0
-
-
-@pytest.fixture
-def sandbox_alone() -> Iterator[Sandbox]:
-    with Sandbox() as started:
-        yield started
-
-
-@pytest.fixture
-def proxy(sandbox_alone: Sandbox) -> Iterator[FaultProxy]:
-    with FaultProxy(sandbox_alone.url).running() as running:
-        yield running
 
 
 @asynccontextmanager

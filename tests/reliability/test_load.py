@@ -13,11 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -27,28 +22,17 @@ import httpx
 import pytest
 
 from payflow_sandbox import Sandbox
-from tests.payflow_asgi.asgi_support import EXP_YEAR, VISA, closed_port
+from tests.payflow_asgi.asgi_support import (
+    EXP_YEAR,
+    VISA,
+    closed_port,
+    start_serve,
+    stop_serve,
+    wait_until_serving,
+)
 
 FLOWS: Final = 1_000
 KEY: Final = "sk_test_load"
-STARTUP_TIMEOUT: Final = 30.0
-SERVING: Final = "payflow serving on "
-
-
-def _wait_until_serving(process: subprocess.Popen[str], stderr: Path) -> str:
-    """The URL the server prints once it listens."""
-    assert process.stdout is not None
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([process.stdout], [], [], remaining)
-        line = process.stdout.readline() if ready else ""
-        if line.startswith(SERVING):
-            return line.removeprefix(SERVING).strip()
-        if not line and process.poll() is not None:
-            break
-    process.kill()
-    process.communicate()
-    raise AssertionError(f"payflow serve did not start: {stderr.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -81,23 +65,11 @@ def server(sandbox_alone: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> 
         "PAYFLOW_STRIPE_TIMEOUT": "300",
     }
     with stderr.open("w") as stderr_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "payflow_cli", "serve", "--port", str(closed_port())],
-            stdout=subprocess.PIPE,
-            stderr=stderr_file,
-            text=True,
-            env=env,
-        )
+        process = start_serve("--port", str(closed_port()), env=env, stderr=stderr_file)
     try:
-        yield Served(_wait_until_serving(process, stderr), stderr)
+        yield Served(wait_until_serving(process), stderr)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.communicate()
+        stop_serve(process, timeout=30)
 
 
 @attrs.frozen

@@ -9,31 +9,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
-import stripe
 
 import payflow
 from payflow_sandbox import Sandbox
 from tests.reliability.faultproxy import Fault, FaultProxy
+from tests.reliability.sandbox_objects import KEY, ids_in_sandbox
 
-KEY = "sk_test_faults"
 TRIALS = 100
 NEXT_YEAR = dt.date.today().year + 1
-
-
-@pytest.fixture
-def sandbox_alone() -> Iterator[Sandbox]:
-    with Sandbox() as started:
-        yield started
-
-
-@pytest.fixture
-def proxy(sandbox_alone: Sandbox) -> Iterator[FaultProxy]:
-    with FaultProxy(sandbox_alone.url).running() as running:
-        yield running
 
 
 @pytest.fixture
@@ -41,23 +28,6 @@ async def gw(proxy: FaultProxy) -> AsyncIterator[payflow.Gateway]:
     """A gateway through the proxy that retries, as configured by default."""
     async with payflow.Gateway(KEY, api_base=proxy.url, max_network_retries=2) as gateway:
         yield gateway
-
-
-def ids_in_sandbox(sandbox: Sandbox, path: str) -> list[str]:
-    """Every object id the sandbox lists at `path` (all pages)."""
-    http_client = stripe.RequestsClient()
-    client = stripe.StripeClient(KEY, base_addresses={"api": sandbox.url}, http_client=http_client)
-    ids: list[str] = []
-    params: dict[str, object] = {"limit": 100}
-    try:
-        while True:
-            page = client.raw_request("get", path, **params).data
-            ids += [item["id"] for item in page["data"]]
-            if not page["has_more"]:
-                return ids
-            params["starting_after"] = ids[-1]
-    finally:
-        http_client.close()  # type: ignore[no-untyped-call]
 
 
 async def card_holder(gw: payflow.Gateway) -> tuple[str, str]:
