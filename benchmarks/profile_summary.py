@@ -60,6 +60,7 @@ _ENTRY: Final = (
     "uvicorn/server.py",
 )
 EVENT_LOOP: Final = "event loop (uvloop, socket I/O) and stdlib"
+HTTP_CLIENT: Final = "payflow's HTTP client to Stripe (payflow._http)"
 
 
 def owner(stack: list[str]) -> tuple[str, str]:
@@ -73,8 +74,12 @@ def owner(stack: list[str]) -> tuple[str, str]:
         package = _package(match["file"])
         if package in GROUPS:
             group = GROUPS[package]
+            stem = Path(match["file"]).stem
+            if package == "payflow" and stem == "_http":
+                # The transport, payflow's replacement for aiohttp: not "payflow's own work".
+                return HTTP_CLIENT, f"payflow._http:{match['function']}"
             if group == "payflow":
-                return group, f"{package}.{Path(match['file']).stem}:{match['function']}"
+                return group, f"{package}.{stem}:{match['function']}"
             return group, package
     return EVENT_LOOP, "-"
 

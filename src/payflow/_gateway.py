@@ -3,7 +3,8 @@
 Requests go through the official SDK's `raw_request` / `raw_request_async`, which keep the SDK's
 authentication, idempotency keys, retries with backoff and error classes, and return plain JSON
 that `payflow._stripe_api` turns into payflow values. The transport is payflow's own
-`stripe.HTTPClient`: httpx for sync calls, aiohttp for async ones (measured: docs/performance.md).
+`stripe.HTTPClient`: httpx for sync calls, a small HTTP/1.1 client of its own (`_http`) for async
+ones (measured: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Final, Self, TypeVar
 
-import aiohttp
 import httpx
 import stripe
 
@@ -34,6 +34,7 @@ from ._errors import (
     StripeTimeout,
     StripeUnavailable,
 )
+from ._http import Pool
 from ._stripe_api import Call, Json
 
 __all__ = ["Gateway", "last_stripe_request_id"]
@@ -154,9 +155,9 @@ def _parsed(parse: Callable[[Json], T], data: object) -> T:
 
 
 class _Transport(stripe.HTTPClient):
-    """Sync requests over one httpx.Client, async ones over one aiohttp session per loop.
+    """Sync requests over one httpx.Client, async ones over payflow's own `_http.Pool` per loop.
 
-    Both pools are reused across requests: a new connection per request is what made the SDK's
+    Both keep connections across requests: a new connection per request is what made the SDK's
     default async client slow under load (encode/httpx#3215).
     """
 
@@ -167,7 +168,7 @@ class _Transport(stripe.HTTPClient):
         self._timeout = timeout
         self._max_connections = max_connections
         self._sync: httpx.Client | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @staticmethod
@@ -187,27 +188,21 @@ class _Transport(stripe.HTTPClient):
             raise self._connection_error(exc) from exc
         return response.content, response.status_code, response.headers
 
-    def _async_session(self) -> aiohttp.ClientSession:
+    def _async_pool(self) -> Pool:
         loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            # A session belongs to one event loop; a gateway may outlive a loop (tests, scripts).
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            timeout = aiohttp.ClientTimeout(total=self._timeout)
-            # Stripe's API sets no cookies worth keeping; the jar's bookkeeping cost CPU.
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
-            )
+        if self._pool is None or self._loop is not loop:
+            # Connections belong to one event loop; a gateway may outlive a loop (tests, scripts).
+            self._pool = Pool(max_connections=self._max_connections, timeout=self._timeout)
             self._loop = loop
-        return self._session
+        return self._pool
 
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
-        session = self._async_session()
+        body = post_data.encode() if isinstance(post_data, str) else post_data or b""
         try:
-            async with session.request(method, url, headers=headers, data=post_data) as response:
-                return await response.read(), response.status, response.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            return await self._async_pool().request(method, url, headers or {}, body)
+        except OSError as exc:  # TimeoutError and ConnectionError included
             raise self._connection_error(exc) from exc
 
     def _should_retry(
@@ -236,9 +231,9 @@ class _Transport(stripe.HTTPClient):
             self._sync = None
 
     async def close_async(self) -> None:
-        if self._session is not None and self._loop is asyncio.get_running_loop():
-            await self._session.close()
-        self._session = None
+        if self._pool is not None and self._loop is asyncio.get_running_loop():
+            self._pool.close()
+        self._pool = None
 
 
 class Gateway:
