@@ -3,9 +3,10 @@
 Measured (docs/performance.md): aiohttp's `ClientSession` spent ~0.3 ms of CPU per call to
 Stripe, the largest single share of a `payflow serve` request; this client ~0.08 ms. It does
 only what Stripe's API needs: one request at a time per connection, bodies with a
-Content-Length, responses with a Content-Length or chunked, no compression (it sends no
-Accept-Encoding), TLS verified against the SDK's CA bundle, and per-origin pools of idle
-connections under one cap on requests in flight. No proxies, no HTTP/2.
+Content-Length, responses framed by a Content-Length, chunks or the end of the connection
+(interim 1xx answers skipped), no compression (it sends no Accept-Encoding), TLS verified
+against the SDK's CA bundle, and per-origin pools of idle connections under one cap on requests
+in flight. No proxies, no HTTP/2, no HEAD, no protocol switch (a 101 is an error).
 
 A connection is reused only after a whole response that allows it; any failure, timeout or
 cancellation closes it. Errors are `OSError`s: `TimeoutError`, `ConnectionError` (closed
@@ -56,6 +57,7 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._headers = Headers()
         self._body = bytearray()
+        self._headers_done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
@@ -63,6 +65,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.open = False
+        framed = "content-length" in self._headers or "transfer-encoding" in self._headers
+        if exc is None and self._headers_done and not framed:
+            # A body delimited by the end of the connection (RFC 9112, section 6.3): now whole.
+            self._complete(keep_alive=False)
         self._fail(ConnectionError("the connection closed before the whole response arrived"))
 
     def data_received(self, data: bytes) -> None:
@@ -72,24 +78,44 @@ class _Connection(asyncio.Protocol):
             return
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserError:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             self._fail(ConnectionError("malformed HTTP response"))
             self.close()
 
     # httptools' callbacks
+    def on_message_begin(self) -> None:
+        if self._answer is None or self._answer.done():
+            # Bytes beyond the answer: whatever they are, this connection is not reusable.
+            self.close()
+
     def on_header(self, name: bytes, value: bytes) -> None:
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         self._headers[key] = f"{self._headers[key]}, {text}" if key in self._headers else text
 
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+
     def on_body(self, body: bytes) -> None:
         self._body += body
 
     def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status == 101:
+            self._fail(ConnectionError("the server switched protocols"))
+            self.close()
+        elif status < 200:
+            # An interim answer (100 Continue, 103 Early Hints): the final one follows.
+            self._headers, self._body, self._headers_done = Headers(), bytearray(), False
+        else:
+            self._complete(keep_alive=self._parser.should_keep_alive())
+
+    def _complete(self, *, keep_alive: bool) -> None:
         if self._answer is not None and not self._answer.done():
             status = self._parser.get_status_code()
-            keep_alive = self._parser.should_keep_alive()
             self._answer.set_result((bytes(self._body), status, self._headers, keep_alive))
+        # What arrives later never changes what was handed over.
+        self._headers, self._body = Headers(), bytearray()
 
     def _fail(self, exc: Exception) -> None:
         if self._answer is not None and not self._answer.done():
@@ -98,8 +124,7 @@ class _Connection(asyncio.Protocol):
     def send(self, request: bytes) -> asyncio.Future[_Answer]:
         assert self.transport is not None
         self._parser = httptools.HttpResponseParser(self)
-        self._headers = Headers()
-        self._body = bytearray()
+        self._headers, self._body, self._headers_done = Headers(), bytearray(), False
         self._answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self._answer
@@ -129,6 +154,7 @@ class Pool:
         self._timeout = timeout
         # The certificates the SDK itself trusts for api.stripe.com, unless told otherwise.
         self._cafile = cafile or stripe.ca_bundle_path
+        self._closed = False
         self._slots = asyncio.Semaphore(max_connections)
         self._idle: dict[_Origin, list[tuple[_Connection, float]]] = {}
         self._tls: ssl.SSLContext | None = None
@@ -140,10 +166,15 @@ class Pool:
         parts = urlsplit(url)
         if parts.scheme not in {"http", "https"} or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {url!r}")
+        if method.upper() == "HEAD":
+            raise ValueError("HEAD is not supported: its answer has no body to frame")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         port = parts.port or (443 if parts.scheme == "https" else 80)
         origin = (parts.scheme, parts.hostname, port)
         target = f"{parts.path or '/'}?{parts.query}" if parts.query else parts.path or "/"
-        request = _head(method, target, parts.netloc, headers, len(body)) + body
+        # Never the URL's user:password, if it has one.
+        authority = host if parts.port is None else f"{host}:{parts.port}"
+        request = _head(method, target, authority, headers, len(body)) + body
         async with asyncio.timeout(self._timeout), self._slots:
             connection = self._reuse(origin) or await self._connect(origin)
             try:
@@ -151,7 +182,7 @@ class Pool:
             except BaseException:
                 connection.close()
                 raise
-        if keep_alive and connection.open:
+        if keep_alive and connection.open and not self._closed:
             loop = asyncio.get_running_loop()
             self._idle.setdefault(origin, []).append((connection, loop.time()))
         else:
@@ -173,14 +204,19 @@ class Pool:
         tls = None
         if scheme == "https":
             if self._tls is None:
-                self._tls = ssl.create_default_context(cafile=self._cafile)
+                try:
+                    self._tls = ssl.create_default_context(cafile=self._cafile)
+                except OSError as exc:
+                    # A configuration error, not a network one: never retried as such.
+                    raise ValueError(f"cannot load the CA certificates {self._cafile}") from exc
             tls = self._tls
         loop = asyncio.get_running_loop()
         _, connection = await loop.create_connection(_Connection, host, port, ssl=tls)
         return connection
 
     def close(self) -> None:
-        """Close every idle connection (requests in flight close theirs when they end)."""
+        """Close every idle connection; requests in flight close theirs when they end."""
+        self._closed = True
         for idle in self._idle.values():
             for connection, _ in idle:
                 connection.close()

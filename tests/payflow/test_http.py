@@ -22,6 +22,7 @@ Runner = Callable[[Coroutine[Any, Any, T]], T]
 Script = Callable[[int, bytes], Awaitable[bytes | None]]
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nRequest-Id: req_1\r\n\r\n{}"
+OK2 = b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n[]"
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])
@@ -247,16 +248,24 @@ def test_no_whole_answer_is_a_connection_error(run: Runner[Any], answer: bytes |
 
 
 def test_a_slow_answer_times_out_and_its_connection_is_dropped(run: Runner[Any]) -> None:
-    """A server slower than the timeout: TimeoutError on time; the late answer is never read as
-    the answer to the next request, which gets its own connection."""
+    """A server slower than the timeout: TimeoutError on time, and the client hangs up at once,
+    so a late answer can never be read as the answer to the next request, which gets its own
+    connection."""
+    hung_up: list[bool] = []
 
-    async def slow_first(connection: int, _: bytes) -> bytes:
-        if connection == 1:
-            await asyncio.sleep(0.5)
-            return b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate"
-        return OK
+    class SlowFirst(Server):
+        async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if self.connections:  # the first connection is the slow one
+                await super()._handle(reader, writer)
+                return
+            self.connections += 1
+            await self._read_request(reader)
+            try:
+                hung_up.append(b"" == await asyncio.wait_for(reader.read(), 0.45))
+            finally:
+                writer.close()
 
-    server = Server(slow_first)
+    server = SlowFirst(always_ok)
 
     async def main() -> tuple[float, bytes]:
         client = pool(timeout=0.2)
@@ -265,13 +274,13 @@ def test_a_slow_answer_times_out_and_its_connection_is_dropped(run: Runner[Any])
             with pytest.raises(TimeoutError):
                 await client.request("get", url, {}, b"")
             elapsed = time.perf_counter() - started
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.3)
             body, _, _ = await client.request("get", url, {}, b"")
         client.close()
         return elapsed, body
 
     elapsed, body = run(main())
-    assert (True, b"{}", 2) == (0.2 <= elapsed < 0.45, body, server.connections)
+    assert (True, [True], b"{}") == (0.2 <= elapsed < 0.45, hung_up, body)
 
 
 @pytest.mark.parametrize("value", ["k\r\nX-Injected: 1", "k\nX-Injected: 1"])
@@ -345,4 +354,144 @@ def test_https_to_an_untrusted_certificate_is_refused(
 
     with pytest.raises(ssl.SSLCertVerificationError):
         run(main())
-    assert [] == server.requests
+
+
+def test_an_interim_answer_is_skipped_and_never_taken_for_the_next(run: Runner[Any]) -> None:
+    """A 103 Early Hints before the final answer: the request gets the final answer, and the
+    next request on the same connection gets its own."""
+    answers = iter([b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n", OK, OK2])
+
+    async def hints_first(_: int, __: bytes) -> bytes:
+        if len(server.requests) == 1:
+            # The interim and the final answer of the first request, in two writes.
+            return next(answers) + next(answers)
+        return next(answers)
+
+    server = Server(hints_first)
+
+    async def main() -> list[tuple[bytes, int]]:
+        client = pool()
+        async with server.serving() as url:
+            got = [(await client.request("get", url, {}, b""))[:2] for _ in range(2)]
+        client.close()
+        return got
+
+    assert [(b"{}", 200), (b"[]", 201)] == run(main())
+
+
+def test_a_protocol_switch_is_a_connection_error(run: Runner[Any]) -> None:
+    """A 101 Switching Protocols is not an answer payflow can use: ConnectionError."""
+
+    async def upgrade(_: int, __: bytes) -> bytes:
+        return (
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        )
+
+    server = Server(upgrade)
+
+    async def main() -> None:
+        client = pool(timeout=2)
+        async with server.serving() as url:
+            try:
+                await client.request("get", url, {}, b"")
+            finally:
+                client.close()
+
+    with pytest.raises(ConnectionError):
+        run(main())
+
+
+def test_a_body_ended_by_closing_the_connection_is_whole(run: Runner[Any]) -> None:
+    """An answer with neither Content-Length nor chunks ends with the connection."""
+
+    class CloseDelimited(Server):
+        async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            self.requests.append(await self._read_request(reader))
+            writer.write(b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"whole": true}')
+            await writer.drain()
+            writer.close()
+
+    server = CloseDelimited(always_ok)
+
+    async def main() -> tuple[bytes, int]:
+        client = pool()
+        async with server.serving() as url:
+            body, status, _ = await client.request("get", url, {}, b"")
+        client.close()
+        return body, status
+
+    assert (b'{"whole": true}', 200) == run(main())
+
+
+def test_closing_the_pool_mid_request_leaves_no_connection_behind(run: Runner[Any]) -> None:
+    """A request that ends after the pool was closed closes its connection instead of keeping
+    it idle in a pool nobody will close."""
+
+    async def slow(_: int, __: bytes) -> bytes:
+        await asyncio.sleep(0.2)
+        return OK
+
+    server = Server(slow)
+
+    async def main() -> tuple[int, bool]:
+        client = pool()
+        async with server.serving() as url:
+            request = asyncio.ensure_future(client.request("get", url, {}, b""))
+            await asyncio.sleep(0.05)
+            client.close()
+            _, status, _ = await request
+        return status, any(client._idle.values())
+
+    assert (200, False) == run(main())
+
+
+def test_requests_beyond_the_cap_wait_for_a_connection(run: Runner[Any]) -> None:
+    """With a cap of 2, six concurrent requests are all answered over at most 2 connections."""
+    open_now = 0
+    most_open = 0
+
+    async def counting(_: int, __: bytes) -> bytes:
+        nonlocal open_now, most_open
+        open_now += 1
+        most_open = max(most_open, open_now)
+        await asyncio.sleep(0.05)
+        open_now -= 1
+        return OK
+
+    server = Server(counting)
+
+    async def main() -> list[int]:
+        client = Pool(max_connections=2, timeout=5)
+        async with server.serving() as url:
+            answers = await asyncio.gather(*(client.request("get", url, {}, b"") for _ in range(6)))
+        client.close()
+        return [status for _, status, _ in answers]
+
+    assert ([200] * 6, 2, 2) == (run(main()), most_open, server.connections)
+
+
+def test_the_host_header_never_carries_credentials_from_the_url(run: Runner[Any]) -> None:
+    """`http://user:secret@host:port` sends `Host: host:port`, never the user or password."""
+    server = Server(always_ok)
+
+    async def main() -> str:
+        client = pool()
+        async with server.serving() as url:
+            port = url.rsplit(":", 1)[1]
+            await client.request("get", f"http://user:secret@127.0.0.1:{port}/v1/x", {}, b"")
+        client.close()
+        return port
+
+    port = run(main())
+    assert f"Host: 127.0.0.1:{port}".encode() == server.requests[0].split(b"\r\n")[1]
+
+
+def test_head_is_refused() -> None:
+    """HEAD's answer has a Content-Length and no body: refused rather than waited on."""
+
+    async def main() -> None:
+        await pool().request("head", "http://127.0.0.1:9/", {}, b"")
+
+    with pytest.raises(ValueError, match="HEAD"):
+        asyncio.run(main())
