@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -35,8 +36,19 @@ FLOWS: Final = 1_000
 KEY: Final = "sk_test_load"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def enough_file_descriptors() -> Iterator[None]:
+    """Room for 1,000 client sockets here, and 1,000 + 512 in `payflow serve` (which inherits
+    the limit): many systems start processes with a soft limit of 1,024 open files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 4 * FLOWS if hard == resource.RLIM_INFINITY else min(hard, 4 * FLOWS)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 @pytest.fixture(scope="module")
-def sandbox_alone() -> Iterator[Sandbox]:
+def sandbox_alone(enough_file_descriptors: None) -> Iterator[Sandbox]:
     with Sandbox() as started:
         yield started
 
