@@ -99,3 +99,18 @@ def app(create: Create, confirm: Confirm) -> Starlette:
             Route("/health", health, methods=["GET"]),
         ]
     )
+
+
+def async_app(http_client: stripe.HTTPClient) -> Starlette:
+    """The routes over stripe-python's typed `*_async` methods and the given async client."""
+    stripe_client = client(http_client)
+
+    async def create(params: dict[str, Any]) -> Any:
+        return await stripe_client.v1.payment_intents.create_async(params)  # type: ignore[arg-type]
+
+    async def confirm(intent: str) -> Any:
+        return await stripe_client.v1.payment_intents.confirm_async(
+            intent, {"expand": ["latest_charge"]}
+        )
+
+    return app(create, confirm)

@@ -36,7 +36,7 @@ class AccessLog:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -53,18 +53,17 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            if logger.isEnabledFor(logging.INFO):
-                # The handler ran in this task: its gateway call set the id in this context.
-                request_id = payflow.last_stripe_request_id()
-                fields = {
-                    "method": scope["method"],
-                    "route": _route(scope),
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "stripe_request_id": request_id if request_id != before and request_id else "-",
-                }
-                logger.info(
-                    "method=%s route=%s status=%d duration_ms=%.1f stripe_request_id=%s",
-                    *fields.values(),
-                    extra=fields,
-                )
+            # The handler ran in this task: its gateway call set the id in this context.
+            request_id = payflow.last_stripe_request_id()
+            fields = {
+                "method": scope["method"],
+                "route": _route(scope),
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "stripe_request_id": request_id if request_id != before and request_id else "-",
+            }
+            logger.info(
+                "method=%s route=%s status=%d duration_ms=%.1f stripe_request_id=%s",
+                *fields.values(),
+                extra=fields,
+            )

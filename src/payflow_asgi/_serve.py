@@ -80,7 +80,8 @@ def _refuse(message: str) -> SystemExit:
 def _settings() -> Settings:
     # STRIPE_LOG=debug makes the SDK print every request body to stderr, bypassing logging
     # (stripe/_util.py `log_debug`): card numbers and CVCs would end up in the server's output.
-    if os.environ.get("STRIPE_LOG", "").strip().lower() == "debug" or stripe.log == "debug":
+    # Asked the way the SDK decides it (`stripe.log` first, then STRIPE_LOG).
+    if _util._console_log_level() == "debug":  # type: ignore[no-untyped-call]
         raise _refuse(
             "STRIPE_LOG=debug makes the Stripe SDK print request bodies, card numbers and CVCs"
             " included, to stderr; unset it (STRIPE_LOG=info prints only methods, URLs and"

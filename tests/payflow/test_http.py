@@ -84,6 +84,26 @@ def pool(timeout: float = 5.0, cafile: str | None = None) -> Pool:
     return Pool(max_connections=10, timeout=timeout, cafile=cafile)
 
 
+def answer_to_one_get(run: Runner[Any], answer: bytes) -> tuple[bytes, int, Headers]:
+    """What the client makes of `answer`, the server's reply to one GET."""
+
+    async def reply(_: int, __: bytes) -> bytes:
+        return answer
+
+    server = Server(reply)
+
+    async def main() -> tuple[bytes, int, Headers]:
+        client = pool()
+        async with server.serving() as url:
+            try:
+                return await client.request("get", url, {}, b"")
+            finally:
+                client.close()
+
+    result: tuple[bytes, int, Headers] = run(main())
+    return result
+
+
 def test_sequential_requests_share_one_connection(run: Runner[Any]) -> None:
     """Keep-alive: five requests, one connection, each answered in full."""
     server = Server(always_ok)
@@ -168,44 +188,21 @@ def test_an_idle_connection_the_server_closed_is_replaced(run: Runner[Any]) -> N
 
 def test_a_chunked_answer_is_joined(run: Runner[Any]) -> None:
     """A chunked response body arrives whole."""
+    chunked = (
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"a":\r\n3\r\n 1}\r\n0\r\n\r\n'
+    )
+    body, _, _ = answer_to_one_get(run, chunked)
 
-    async def chunked(_: int, __: bytes) -> bytes:
-        return (
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-            b'5\r\n{"a":\r\n3\r\n 1}\r\n0\r\n\r\n'
-        )
-
-    server = Server(chunked)
-
-    async def main() -> bytes:
-        client = pool()
-        async with server.serving() as url:
-            body, _, _ = await client.request("get", url, {}, b"")
-        client.close()
-        return body
-
-    assert b'{"a": 1}' == run(main())
+    assert b'{"a": 1}' == body
 
 
 def test_headers_are_read_in_any_case_and_repeated_ones_joined(run: Runner[Any]) -> None:
     """As the SDK reads them: `Stripe-Notice` or `stripe-notice`; two Vary headers become one."""
+    headers = (
+        b"HTTP/1.1 200 OK\r\nStripe-Notice: hi\r\nVary: a\r\nVary: b\r\nContent-Length: 0\r\n\r\n"
+    )
+    _, _, got = answer_to_one_get(run, headers)
 
-    async def headers(_: int, __: bytes) -> bytes:
-        return (
-            b"HTTP/1.1 200 OK\r\nStripe-Notice: hi\r\nVary: a\r\nVary: b\r\n"
-            b"Content-Length: 0\r\n\r\n"
-        )
-
-    server = Server(headers)
-
-    async def main() -> Headers:
-        client = pool()
-        async with server.serving() as url:
-            _, _, answer_headers = await client.request("get", url, {}, b"")
-        client.close()
-        return answer_headers
-
-    got = run(main())
     assert ("hi", "hi", True, "a, b") == (
         got["Stripe-Notice"],
         got.get("stripe-notice"),
@@ -381,24 +378,12 @@ def test_an_interim_answer_is_skipped_and_never_taken_for_the_next(run: Runner[A
 
 def test_a_protocol_switch_is_a_connection_error(run: Runner[Any]) -> None:
     """A 101 Switching Protocols is not an answer payflow can use: ConnectionError."""
-
-    async def upgrade(_: int, __: bytes) -> bytes:
-        return (
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
-        )
-
-    server = Server(upgrade)
-
-    async def main() -> None:
-        client = pool(timeout=2)
-        async with server.serving() as url:
-            try:
-                await client.request("get", url, {}, b"")
-            finally:
-                client.close()
+    upgrade = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+    )
 
     with pytest.raises(ConnectionError):
-        run(main())
+        answer_to_one_get(run, upgrade)
 
 
 def test_a_body_ended_by_closing_the_connection_is_whole(run: Runner[Any]) -> None:
