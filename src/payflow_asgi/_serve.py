@@ -21,7 +21,9 @@ from stripe import _api_requestor, _util
 import payflow
 
 from ._app import create_app
+from ._limits import RESERVED_DESCRIPTORS, Limits, raise_open_file_limit
 from ._logs import logger as access_logger
+from ._protocol import BoundedProtocol, protocol_for
 from ._settings import Settings
 
 __all__ = ["SANDBOX_API_KEY", "run"]
@@ -41,6 +43,23 @@ class _Server(uvicorn.Server):
             # Tests and scripts wait for this line.
             print(f"payflow serving on http://{address}:{port}", flush=True)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # uvicorn gives requests in the app `timeout_graceful_shutdown` seconds, then cancels
+        # them, answering a text/plain 500, and leaves their connections open: give up on them
+        # (a 503 envelope) just before, and close whatever is still open after.
+        grace = self.config.timeout_graceful_shutdown or 0
+        give_up = asyncio.get_running_loop().call_later(grace, self._give_up)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            give_up.cancel()
+            self._give_up()
+
+    def _give_up(self) -> None:
+        for connection in list(self.server_state.connections):
+            if isinstance(connection, BoundedProtocol):
+                connection.give_up()
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         # uvicorn re-raises a captured SIGINT/SIGTERM after shutting down, which would cancel
@@ -59,12 +78,14 @@ _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 async def _serve(server: _Server, gateway: payflow.Gateway) -> None:
     async with gateway:
         server.config.load()
-        # Measured (shared/notes/performance-findings.md): the SDK's ~36,000 long-lived objects
-        # made full collections cost ~15% of a core under load. Freeze them once everything is
-        # imported and built, and collect the young generation less often.
+        # Measured (docs/performance.md): the SDK's ~36,000 long-lived objects made full
+        # collections cost ~15% of a core under load. Freeze them once everything is imported
+        # and built, and collect the young generation less often; the older generations keep
+        # Python's thresholds, so garbage that outlives a young collection is still collected
+        # (at (10_000, 50, 100) a pipelining client piled up a million objects of it).
         gc.collect()
         gc.freeze()
-        gc.set_threshold(10_000, 50, 100)
+        gc.set_threshold(10_000, 10, 10)
         await server.serve()
 
 
@@ -140,6 +161,24 @@ def _write_access_log() -> None:
     access_logger.setLevel(logging.INFO)
 
 
+def _limits() -> Limits:
+    soft, hard = raise_open_file_limit()
+    try:
+        limits = Limits.from_env(soft)
+    except payflow.ConfigurationError as exc:
+        raise _refuse(exc.message) from None
+    if soft < hard or soft < RESERVED_DESCRIPTORS + 1_024:
+        print(
+            f"payflow serve: open files limited to {soft} (hard limit {hard}):"
+            f" {limits.max_connections} client connections, {RESERVED_DESCRIPTORS} descriptors"
+            " kept for Stripe; raise the hard limit (ulimit -Hn, LimitNOFILE= in systemd) to"
+            " serve more",
+            file=sys.stderr,
+            flush=True,
+        )
+    return limits
+
+
 def run(
     *,
     host: str = "127.0.0.1",
@@ -150,9 +189,11 @@ def run(
     """Serve the HTTP API until SIGINT or SIGTERM; with `sandbox`, against a local sandbox; with
     `access_log`, one line per request on stderr.
 
-    Settings come from the environment (`Settings.from_env`: PAYFLOW_API_TOKEN).
+    Settings come from the environment (`Settings.from_env`: PAYFLOW_API_TOKEN), and so do the
+    limits on each client (`Limits.from_env`: PAYFLOW_HEAD_TIMEOUT, ...).
     """
     settings = _settings()
+    limits = _limits()
     if access_log:
         _write_access_log()
     # Telemetry headers cost ~3% of the CPU of a request, and tell Stripe nothing we need.
@@ -167,13 +208,16 @@ def run(
             host=host,
             port=port,
             loop="uvloop" if _installed("uvloop") else "asyncio",
-            http="httptools" if _installed("httptools") else "h11",
+            # uvicorn's httptools protocol, with limits on what each client holds.
+            http=protocol_for(limits),
+            ws="none",
             log_level="warning",
             lifespan="off",
             # Longer than clients keep idle connections (httpx 5 s, aiohttp 15 s, nginx 60 s
             # upstream): at uvicorn's default of 5 s a client reusing a connection just as the
             # server closes it gets a ReadError on a POST it cannot safely retry.
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=limits.shutdown_grace,
         )
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
             runner.run(_serve(_Server(config), gateway))

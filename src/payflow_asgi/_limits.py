@@ -1,0 +1,88 @@
+"""What one client may hold of `payflow serve`: bytes, seconds and connections, from the
+environment."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import resource
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+import payflow
+
+__all__ = ["RESERVED_DESCRIPTORS", "VARIABLES", "Limits", "raise_open_file_limit"]
+
+# Descriptors kept for what is not a client: the gateway's pool of connections to Stripe, and
+# the process's own (listening socket, event loop, standard streams, a sandbox's pipes, logs).
+_STRIPE_POOL: Final[int] = inspect.signature(payflow.Gateway).parameters["max_connections"].default
+RESERVED_DESCRIPTORS: Final = _STRIPE_POOL + 64
+# Linux refuses an RLIM_INFINITY soft limit for open files (fs.nr_open, 1,048,576 by default).
+_NO_LIMIT: Final = 1_048_576
+
+# The one table: variable -> (default, whole number?, what it bounds).
+VARIABLES: Final[Mapping[str, tuple[float | None, bool, str]]] = {
+    "PAYFLOW_HEAD_TIMEOUT": (5, False, "seconds for a request line and headers, from the first"
+                                       " byte (of the connection, for its first request)"),
+    "PAYFLOW_BODY_TIMEOUT": (10, False, "seconds for a request body, from the end of its headers"),
+    "PAYFLOW_MAX_HEAD_BYTES": (16_384, True, "bytes of request line and headers"),
+    "PAYFLOW_MAX_CONNECTIONS": (None, True, "client connections (unset: what the open-file limit"
+                                            " leaves after the descriptors kept for Stripe)"),
+    "PAYFLOW_SHUTDOWN_GRACE": (10, True, "seconds requests in flight get to finish after SIGTERM"),
+}  # fmt: skip
+
+
+def _number(env: Mapping[str, str], name: str) -> float | None:
+    default, whole, meaning = VARIABLES[name]
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        value = 0
+    if not 0 < value < 1e9:
+        what = "a whole number" if whole else "a number"
+        raise payflow.ConfigurationError(f"{name} ({meaning}) must be {what} above 0")
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """How long and how much one connection may take, how many there may be, and how long
+    shutting down may last."""
+
+    head_timeout: float
+    body_timeout: float
+    max_head_bytes: int
+    max_connections: int
+    shutdown_grace: int
+
+    @classmethod
+    def from_env(cls, open_files: int, environ: Mapping[str, str] | None = None) -> Limits:
+        """The limits the PAYFLOW_... variables set (`VARIABLES`); connections default to what
+        `open_files` leaves after the descriptors reserved for Stripe, and at least 16."""
+        env = os.environ if environ is None else environ
+        values = {name: _number(env, name) for name in VARIABLES}
+        connections = values["PAYFLOW_MAX_CONNECTIONS"]
+        return cls(
+            head_timeout=values["PAYFLOW_HEAD_TIMEOUT"] or 0,
+            body_timeout=values["PAYFLOW_BODY_TIMEOUT"] or 0,
+            max_head_bytes=int(values["PAYFLOW_MAX_HEAD_BYTES"] or 0),
+            max_connections=int(connections or max(16, open_files - RESERVED_DESCRIPTORS)),
+            shutdown_grace=int(values["PAYFLOW_SHUTDOWN_GRACE"] or 0),
+        )
+
+
+def raise_open_file_limit() -> tuple[int, int]:
+    """Raise this process's soft limit of open files to its hard limit, where allowed; the soft
+    and hard limits in force afterwards."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _NO_LIMIT if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
