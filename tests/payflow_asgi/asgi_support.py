@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import resource
 import select
 import signal
 import socket
@@ -143,15 +144,25 @@ def connects(family: socket.AddressFamily, host: str, port: int) -> bool:
 
 
 def start_serve(
-    *args: str, env: dict[str, str] | None = None, stderr: Any = subprocess.PIPE
+    *args: str,
+    env: dict[str, str] | None = None,
+    stderr: Any = subprocess.PIPE,
+    open_files: tuple[int, int] | None = None,
 ) -> subprocess.Popen[str]:
-    """`payflow serve *args` as a real process, its stdout piped."""
+    """`payflow serve *args` as a real process, its stdout piped; with `open_files`, started
+    with that (soft, hard) limit of open files."""
+
+    def limit_open_files() -> None:
+        assert open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
     return subprocess.Popen(
         [sys.executable, "-m", "payflow_cli", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
         env=env,
+        preexec_fn=None if open_files is None else limit_open_files,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -135,7 +136,7 @@ async def pipeline_without_reading(
 
 
 async def pipelined_in_order(host: str, port: int, count: int) -> list[bytes]:
-    """`count` pipelined GET /health written at once and read back: the status lines."""
+    """`count` pipelined GET /health written at once and read back: the statuses, in order."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(request("GET", "/health", close=False) * (count - 1))
@@ -144,4 +145,4 @@ async def pipelined_in_order(host: str, port: int, count: int) -> list[bytes]:
             data = await reader.read()
     finally:
         writer.transport.abort()
-    return [line for line in data.split(b"\r\n") if line.startswith(b"HTTP/")]
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]
