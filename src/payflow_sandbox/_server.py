@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from payflow_sandbox import _index
+
 READY_PREFIX = "payflow sandbox listening on "
 DEFAULT_HOST = "127.0.0.1"
 
@@ -34,6 +36,8 @@ def build_app() -> web.Application:
 
     resources.Store.dump_to_disk = _no_disk
     resources.Store.try_load_from_disk = _no_disk
+    # Listing a type (a customer's subscriptions, a charge's refunds) reads that type only.
+    _index.install(resources)
 
     from localstripe import server
 

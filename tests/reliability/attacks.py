@@ -135,7 +135,7 @@ async def pipeline_without_reading(
         await asyncio.sleep(hold)
 
 
-async def pipelined_in_order(host: str, port: int, count: int) -> list[bytes]:
+async def pipelined_in_order(host: str, port: int, count: int) -> list[int]:
     """`count` pipelined GET /health written at once and read back: the statuses, in order."""
     reader, writer = await asyncio.open_connection(host, port)
     try:
