@@ -103,6 +103,8 @@ async def slow_body(pid: int, port: int) -> None:
     async with attacks.connections(HOST, port, 400, short):
         await asyncio.sleep(3)
         print(f"  400 bodies one byte short: RSS {before:.0f} -> {rss_mb(pid):.0f} MB after 3 s")
+    await asyncio.sleep(1)
+    print(f"  1 s after they closed: RSS {rss_mb(pid):.0f} MB")
     answer = await attacks.send(HOST, port, short, wait=30)
     print(f"  one such body: closed={answer.closed} after {answer.seconds:.1f} s, {answer.status}")
 
@@ -130,7 +132,7 @@ async def refusals(pid: int, port: int) -> None:
 
 
 def shutdown(src: str | None) -> None:
-    stalled = b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"
+    stalled = attacks.request("POST", "/api/customers", b"{" + b" " * 999)[:-900]
     with serving(src) as (pid, port), socket.create_connection((HOST, port)) as client:
         client.sendall(stalled)
         time.sleep(0.5)

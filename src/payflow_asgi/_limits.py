@@ -14,12 +14,21 @@ import attrs
 
 import payflow
 
-__all__ = ["RESERVED_DESCRIPTORS", "VARIABLES", "Limits", "raise_open_file_limit"]
+__all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "RESERVED_DESCRIPTORS",
+    "VARIABLES",
+    "Limits",
+    "raise_open_file_limit",
+]
 
 # Descriptors kept for what is not a client: the gateway's pool of connections to Stripe, and
 # the process's own (listening socket, event loop, standard streams, a sandbox's pipes, logs).
 _STRIPE_POOL: Final[int] = inspect.signature(payflow.Gateway).parameters["max_connections"].default
 RESERVED_DESCRIPTORS: Final = _STRIPE_POOL + 64
+# Connections beyond which one process serves no one better, and the bound on memory they may
+# hold: each at most one read waiting (256 KiB) and a body twice (2 x 64 KiB).
+DEFAULT_MAX_CONNECTIONS: Final = 4_096
 # Linux refuses an RLIM_INFINITY soft limit for open files (fs.nr_open, 1,048,576 by default).
 _NO_LIMIT: Final = 1_048_576
 
@@ -30,7 +39,7 @@ VARIABLES: Final[Mapping[str, tuple[float | None, bool, str]]] = {
     "PAYFLOW_BODY_TIMEOUT": (10, False, "seconds for a request body, from the end of its headers"),
     "PAYFLOW_MAX_HEAD_BYTES": (16_384, True, "bytes of request line and headers"),
     "PAYFLOW_MAX_CONNECTIONS": (None, True, "client connections (unset: what the open-file limit"
-                                            " leaves after the descriptors kept for Stripe)"),
+                                            " leaves after those kept for Stripe, at most 4,096)"),
     "PAYFLOW_SHUTDOWN_GRACE": (10, True, "seconds requests in flight get to finish after SIGTERM"),
 }  # fmt: skip
 
@@ -50,6 +59,10 @@ def _number(env: Mapping[str, str], name: str) -> float | None:
     return value
 
 
+def _default_connections(open_files: int) -> int:
+    return min(DEFAULT_MAX_CONNECTIONS, max(16, open_files - RESERVED_DESCRIPTORS))
+
+
 @attrs.frozen(kw_only=True)
 class Limits:
     """How long and how much one connection may take, how many there may be, and how long
@@ -64,7 +77,8 @@ class Limits:
     @classmethod
     def from_env(cls, open_files: int, environ: Mapping[str, str] | None = None) -> Limits:
         """The limits the PAYFLOW_... variables set (`VARIABLES`); connections default to what
-        `open_files` leaves after the descriptors reserved for Stripe, and at least 16."""
+        `open_files` leaves after the descriptors reserved for Stripe, at least 16 and at most
+        `DEFAULT_MAX_CONNECTIONS`."""
         env = os.environ if environ is None else environ
         values = {name: _number(env, name) for name in VARIABLES}
         connections = values["PAYFLOW_MAX_CONNECTIONS"]
@@ -72,7 +86,7 @@ class Limits:
             head_timeout=values["PAYFLOW_HEAD_TIMEOUT"] or 0,
             body_timeout=values["PAYFLOW_BODY_TIMEOUT"] or 0,
             max_head_bytes=int(values["PAYFLOW_MAX_HEAD_BYTES"] or 0),
-            max_connections=int(connections or max(16, open_files - RESERVED_DESCRIPTORS)),
+            max_connections=int(connections or _default_connections(open_files)),
             shutdown_grace=int(values["PAYFLOW_SHUTDOWN_GRACE"] or 0),
         )
 

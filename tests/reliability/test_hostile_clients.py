@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 import payflow
-from payflow_asgi._limits import RESERVED_DESCRIPTORS, VARIABLES, Limits
+from payflow_asgi._limits import DEFAULT_MAX_CONNECTIONS, RESERVED_DESCRIPTORS, VARIABLES, Limits
 from payflow_asgi._protocol import REFUSALS
 from tests.payflow_asgi.asgi_support import start_serve, stop_serve, wait_until_serving
 from tests.reliability import attacks
@@ -363,6 +363,14 @@ def test_limits_default_to_the_documented_values() -> None:
     limits = Limits.from_env(4_096, {})
     assert (5, 10, 16_384, 4_096 - RESERVED_DESCRIPTORS, 10) == attrs.astuple(limits)
     assert [5, 10, 16_384, None, 10] == [default for default, _, _ in VARIABLES.values()]
+
+
+def test_connections_default_to_what_the_open_files_leave_within_bounds() -> None:
+    """Unset, the connection limit is what the open files leave after the reserve, at least 16
+    and at most DEFAULT_MAX_CONNECTIONS; set, it is what it says."""
+    connections = [Limits.from_env(files, {}).max_connections for files in (100, 1_024, 1_048_576)]
+    assert [16, 1_024 - RESERVED_DESCRIPTORS, DEFAULT_MAX_CONNECTIONS] == connections
+    assert 50_000 == Limits.from_env(1_024, {"PAYFLOW_MAX_CONNECTIONS": "50000"}).max_connections
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1e99", "nan", "inf"])
