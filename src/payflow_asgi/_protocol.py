@@ -18,8 +18,8 @@ connection feeds the parser itself, one piece at a time, each ending at the firs
   `max_connections` when no idle one can make room for it (503).
 
 This module alone relies on uvicorn's protocol internals (`parser`, `cycle`, `flow`, `transport`,
-`connections`, `_unset_keepalive_if_required`); `tests/reliability/test_hostile_clients.py`
-fails when they change.
+`connections`, `_unset_keepalive_if_required`, `_start_asgi_task`, `RequestResponseCycle`);
+`tests/reliability/test_hostile_clients.py` fails when they change.
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ from typing import Any, ClassVar, Final
 import attrs
 import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from ._limits import Limits
 
@@ -94,6 +98,9 @@ class BoundedProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._timer: asyncio.TimerHandle | None = None
         self._lingering = False
+        # The request in the app (or last in it): `cycle` is the last one parsed, which may
+        # be the next one, its head parsed in the same piece as the end of this one's body.
+        self._running: RequestResponseCycle | None = None
         # Since when no request of this connection is in the app: it may be closed to make room.
         self._idle_since: float | None = self.loop.time()
 
@@ -182,8 +189,12 @@ class BoundedProtocol(HttpToolsProtocol):
         self._cancel_timer()
         self._in_head = True
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
+
     def on_response_complete(self) -> None:
-        if self.cycle.more_body:
+        if self._running is not None and self._running.more_body:
             # Answered before its body was read (a 413, a 401): reading the rest for nothing is
             # what the client would like the server to do.
             self._linger()
@@ -204,9 +215,15 @@ class BoundedProtocol(HttpToolsProtocol):
         if self._closing():
             self.transport.close()
             return
-        cycle = self.cycle
-        answer = cycle is None or cycle.response_complete or not cycle.response_started
-        if cycle is not None and not cycle.response_complete:
+        pending = [
+            cycle
+            for cycle in {self._running, self.cycle}
+            if cycle is not None and not cycle.response_complete
+        ]
+        # An answer is possible if no answer is under way, and it would be taken for the answer
+        # to the first pending request: that must be the one refused.
+        answer = not pending or (pending == [self.cycle] and not self.cycle.response_started)
+        for cycle in pending:
             # The app's own answer, if it still sends one, goes nowhere.
             cycle.disconnected = True
             cycle.message_event.set()

@@ -45,15 +45,10 @@ class _Server(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         # uvicorn gives requests in the app `timeout_graceful_shutdown` seconds, then cancels
-        # them, answering a text/plain 500, and leaves their connections open: give up on them
-        # (a 503 envelope) just before, and close whatever is still open after.
-        grace = self.config.timeout_graceful_shutdown or 0
-        give_up = asyncio.get_running_loop().call_later(grace, self._give_up)
-        try:
-            await super().shutdown(sockets)
-        finally:
-            give_up.cancel()
-            self._give_up()
+        # them and returns, leaving their connections open. Before the cancelled tasks run (and
+        # would answer a text/plain 500), answer what is left a 503 envelope and close.
+        await super().shutdown(sockets)
+        self._give_up()
 
     def _give_up(self) -> None:
         for connection in list(self.server_state.connections):

@@ -34,6 +34,11 @@ class Answer:
         return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else 0
 
     @property
+    def statuses(self) -> list[int]:
+        """The status codes of every answer read, in order."""
+        return statuses_in(self.data)
+
+    @property
     def body(self) -> bytes:
         return self.data.partition(b"\r\n\r\n")[2]
 
@@ -145,4 +150,9 @@ async def pipelined_in_order(host: str, port: int, count: int) -> list[int]:
             data = await reader.read()
     finally:
         writer.transport.abort()
+    return statuses_in(data)
+
+
+def statuses_in(data: bytes) -> list[int]:
+    """The status codes of the HTTP/1.1 answers in `data`, in order."""
     return [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", data)]

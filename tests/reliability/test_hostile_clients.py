@@ -104,6 +104,15 @@ def test_pipelined_requests_are_all_answered_in_order(server: Server) -> None:
     assert [200] * 2_000 == statuses
 
 
+def test_a_pipelined_request_whose_body_is_still_arriving_is_answered(server: Server) -> None:
+    """A body, then the next request's head and half its body in the same write: the first is
+    answered, then the second once its body is whole."""
+    first = request("POST", "/api/customers", b'{"email": "first@example.com"}', close=False)
+    second = request("POST", "/api/customers", b'{"email": "second@example.com"}')
+    answer = server.send(first + second[:-5], second[-5:], pause=0.3)
+    assert [200, 200] == answer.statuses
+
+
 def test_pipelining_without_reading_keeps_memory_flat(server: Server) -> None:
     """Three rounds of 20 clients pipelining 256 KiB of requests each, reading nothing: resident
     memory stays within 100 MB of where it started, during and after; normal clients are served
@@ -167,7 +176,7 @@ def test_an_idle_kept_alive_connection_is_not_cut_by_the_head_timeout(server: Se
     """Between two requests a connection is idle, not late: the head timeout does not apply."""
     one = request("GET", "/health", close=False)
     answer = server.send(one, one, pause=TIMEOUT + 0.5, wait=TIMEOUT * 2 + 1)
-    assert 2 == answer.data.count(b"HTTP/1.1 200 OK")
+    assert [200, 200] == answer.statuses
 
 
 # Size limits.
@@ -206,7 +215,7 @@ def test_a_413_closes_the_connection(server: Server) -> None:
     head = b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     head += b"Content-Length: 1073741824\r\n\r\n"
     answer = server.send(head, *[b" " * (1 << 20)] * 16, wait=5)
-    assert (413, True, 1) == (answer.status, answer.closed, answer.data.count(b"HTTP/1.1"))
+    assert ([413], True) == (answer.statuses, answer.closed)
     assert answer.seconds < BODY_TIMEOUT
 
 
