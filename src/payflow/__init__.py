@@ -1,5 +1,6 @@
 """payflow: exact, typed, safe Stripe card payments in six steps, sync and async."""
 
+from . import rules
 from ._errors import (
     AuthenticationFailed,
     CardDeclined,
@@ -74,4 +75,5 @@ __all__ = [
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]

@@ -42,6 +42,7 @@ EXPORTED = [
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]
 
 
