@@ -36,6 +36,7 @@ from ._steps import (
     refund,
     refund_async,
 )
+from ._validate import idempotency_key
 
 __all__ = [
     "AuthenticationFailed",
@@ -72,6 +73,7 @@ __all__ = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "idempotency_key",
     "last_stripe_request_id",
     "refund",
     "refund_async",

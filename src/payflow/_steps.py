@@ -39,7 +39,7 @@ Request = tuple[Call, Callable[[Json], T]]
 
 
 def _key(value: object) -> str | None:
-    return check.idempotency_key(value)
+    return None if value is None else check.idempotency_key(value)
 
 
 def _customer(

@@ -63,21 +63,10 @@ def optional_text(value: object, field: str, *, max_length: int) -> str | None:
     return None if value is None else _text(value, field, max_length=max_length)
 
 
-# The kind of object each id argument names, shown in its error: a card number sent as `source`
-# is told a token id is expected.
-_ID_EXAMPLES: Final = {
-    "customer_id": "cus_123abc",
-    "source": "tok_123abc",
-    "payment_method": "card_123abc",
-    "payment_id": "pi_123abc",
-    "charge_id": "ch_123abc",
-}
-
-
 def object_id(value: object, field: str) -> str:
     """A Stripe id."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        example = _ID_EXAMPLES.get(field, "cus_123abc")
+        example = rules.ID_EXAMPLES.get(field, "cus_123abc")
         raise InvalidRequest(
             f"{field} must be a Stripe id such as {example}",
             field=field,
@@ -87,11 +76,10 @@ def object_id(value: object, field: str) -> str:
     return value
 
 
-def idempotency_key(value: object, *, prefix: str = "") -> str | None:
-    """An idempotency key, with `prefix` before it: the whole stays within Stripe's limit."""
-    if value is None:
-        return None
-    max_length = rules.IDEMPOTENCY_KEY_MAX_LENGTH - len(prefix)
+def idempotency_key(value: object, *, namespace: str = "") -> str:
+    """`value` checked as an idempotency key, with `namespace` before it (keys in different
+    namespaces never collide at Stripe); the whole stays within Stripe's limit."""
+    max_length = rules.IDEMPOTENCY_KEY_MAX_LENGTH - len(namespace)
     if not (
         isinstance(value, str) and len(value) <= max_length and _IDEMPOTENCY_KEY.fullmatch(value)
     ):
@@ -101,7 +89,7 @@ def idempotency_key(value: object, *, prefix: str = "") -> str | None:
             rule="idempotency_key",
             params={"max_length": max_length},
         )
-    return prefix + value
+    return namespace + value
 
 
 def _luhn(number: str) -> bool:

@@ -8,6 +8,7 @@ with the rule's parameters in `.params`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final, Literal
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "EXP_YEAR",
     "IDEMPOTENCY_KEY_MAX_LENGTH",
     "IDEMPOTENCY_KEY_PATTERN",
+    "ID_EXAMPLES",
     "ID_PATTERN",
     "MONEY_MAX_INTEGER_DIGITS",
     "NAME_MAX_LENGTH",
@@ -43,6 +45,15 @@ EXP_YEAR: Final = (1000, 9999)
 # Stripe ids are a prefix, an underscore and letters or digits (cus_..., tok_..., pi_...); the
 # prefix keeps a card number sent as an id out of the URL, and so out of the SDK's logs.
 ID_PATTERN: Final = r"[A-Za-z]{1,32}_[A-Za-z0-9_]{1,222}"
+# The kind of object each step's id argument names, as an example id: a card number sent as
+# `source` is told that a token id is expected.
+ID_EXAMPLES: Final[Mapping[str, str]] = {
+    "customer_id": "cus_123abc",
+    "source": "tok_123abc",
+    "payment_method": "card_123abc",
+    "payment_id": "pi_123abc",
+    "charge_id": "ch_123abc",
+}
 
 # Stripe takes keys of up to 255 characters: https://docs.stripe.com/api/idempotent_requests
 # Printable ASCII without spaces keeps a key a valid header value.
