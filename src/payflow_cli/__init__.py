@@ -11,10 +11,11 @@ machine's, a host name that does not resolve).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, packages_distributions, version
 from typing import NoReturn
 
 from payflow_sandbox import SANDBOX_DEFAULT_PORT, port_number
@@ -30,10 +31,11 @@ def _port(text: str) -> int:
 
 
 def _version() -> str:
-    try:
-        return version("payflow")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
-        return "unknown"
+    # The distribution that installed the `payflow` package, whatever its name on PyPI.
+    for distribution in packages_distributions().get("payflow", []):
+        with contextlib.suppress(PackageNotFoundError):
+            return version(distribution)
+    return "unknown (not installed)"
 
 
 def _environment() -> str:
