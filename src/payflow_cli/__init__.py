@@ -11,11 +11,10 @@ machine's, a host name that does not resolve).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, packages_distributions, version
+from importlib.metadata import entry_points
 from typing import NoReturn
 
 from payflow_sandbox import SANDBOX_DEFAULT_PORT, port_number
@@ -31,10 +30,10 @@ def _port(text: str) -> int:
 
 
 def _version() -> str:
-    # The distribution that installed the `payflow` package, whatever its name on PyPI.
-    for distribution in packages_distributions().get("payflow", []):
-        with contextlib.suppress(PackageNotFoundError):
-            return version(distribution)
+    # The distribution that installed this command, whatever its name on PyPI.
+    for script in entry_points(group="console_scripts", name="payflow"):
+        if script.value.startswith(f"{__name__}:") and script.dist is not None:
+            return script.dist.version
     return "unknown (not installed)"
 
 
