@@ -1,5 +1,6 @@
 """payflow: exact, typed, safe Stripe card payments in six steps, sync and async."""
 
+from . import rules
 from ._errors import (
     AuthenticationFailed,
     CardDeclined,
@@ -35,6 +36,7 @@ from ._steps import (
     refund,
     refund_async,
 )
+from ._validate import idempotency_key
 
 __all__ = [
     "AuthenticationFailed",
@@ -71,7 +73,9 @@ __all__ = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "idempotency_key",
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]

@@ -16,6 +16,7 @@ import payflow
 
 __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
+    "ENVIRONMENT",
     "RESERVED_DESCRIPTORS",
     "VARIABLES",
     "Limits",
@@ -34,14 +35,23 @@ _NO_LIMIT: Final = 1_048_576
 
 # The one table: variable -> (default, whole number?, what it bounds).
 VARIABLES: Final[Mapping[str, tuple[float | None, bool, str]]] = {
-    "PAYFLOW_HEAD_TIMEOUT": (5, False, "seconds for a request line and headers, from the first"
-                                       " byte (of the connection, for its first request)"),
-    "PAYFLOW_BODY_TIMEOUT": (10, False, "seconds for a request body, from the end of its headers"),
-    "PAYFLOW_MAX_HEAD_BYTES": (16_384, True, "bytes of request line and headers"),
-    "PAYFLOW_MAX_CONNECTIONS": (None, True, "client connections (unset: what the open-file limit"
-                                            " leaves after those kept for Stripe, at most 4,096)"),
-    "PAYFLOW_SHUTDOWN_GRACE": (10, True, "seconds requests in flight get to finish after SIGTERM"),
+    "PAYFLOW_HEAD_TIMEOUT": (5, False, "seconds for a request head to arrive, from its first byte"),
+    "PAYFLOW_BODY_TIMEOUT": (10, False, "seconds for a request body to arrive, after its head"),
+    "PAYFLOW_MAX_HEAD_BYTES": (16_384, True, "the largest request line and headers"),
+    "PAYFLOW_MAX_CONNECTIONS": (None, True, "client connections at once"),
+    "PAYFLOW_SHUTDOWN_GRACE": (10, True, "seconds requests in flight get after SIGTERM"),
 }  # fmt: skip
+# The same, as `payflow serve --help` and docs/http-api.md show it: name, default, meaning.
+ENVIRONMENT: Final = tuple(
+    (
+        name,
+        f"open files - {RESERVED_DESCRIPTORS}, at most {DEFAULT_MAX_CONNECTIONS}"
+        if default is None
+        else str(default),
+        meaning,
+    )
+    for name, (default, _, meaning) in VARIABLES.items()
+)
 
 
 def _number(env: Mapping[str, str], name: str) -> float | None:

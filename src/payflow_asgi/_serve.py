@@ -70,7 +70,7 @@ class _Server(uvicorn.Server):
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _serve(server: _Server, gateway: payflow.Gateway) -> None:
+async def _serve(server: _Server, gateway: payflow.Gateway, sock: socket.socket) -> None:
     async with gateway:
         server.config.load()
         # Measured (docs/performance.md): the SDK's ~36,000 long-lived objects made full
@@ -81,16 +81,30 @@ async def _serve(server: _Server, gateway: payflow.Gateway) -> None:
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 10, 10)
-        await server.serve()
+        await server.serve(sockets=[sock])
 
 
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _refuse(message: str) -> SystemExit:
+def _refuse(message: str, status: int = 2) -> SystemExit:
     print(f"payflow serve: {message}", file=sys.stderr, flush=True)
-    return SystemExit(2)
+    return SystemExit(status)
+
+
+# The exit status when the address cannot be listened on (docs/http-api.md).
+CANNOT_LISTEN: Final = 3
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or one line saying why there cannot be one."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise _refuse(f"cannot listen on {host}:{port}: {reason}", CANNOT_LISTEN) from None
 
 
 def _settings() -> Settings:
@@ -189,6 +203,7 @@ def run(
     """
     settings = _settings()
     limits = _limits()
+    sock = _listen(host, port)
     if access_log:
         _write_access_log()
     # Telemetry headers cost ~3% of the CPU of a request, and tell Stripe nothing we need.
@@ -215,4 +230,4 @@ def run(
             timeout_graceful_shutdown=limits.shutdown_grace,
         )
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_serve(_Server(config), gateway))
+            runner.run(_serve(_Server(config), gateway, sock))

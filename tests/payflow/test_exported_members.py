@@ -39,9 +39,11 @@ EXPORTED = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "idempotency_key",
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]
 
 
