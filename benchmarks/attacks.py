@@ -92,7 +92,7 @@ async def idle(pid: int, port: int) -> None:
 async def slow_head(pid: int, port: int) -> None:
     answer = await attacks.send(HOST, port, b"GET /health HTTP/1.1\r\nHost: x", wait=30)
     print(f"  half a head: closed={answer.closed} after {answer.seconds:.1f} s, {answer.status}")
-    answer = await attacks.send(HOST, port, wait=30)
+    answer = await attacks.send(HOST, port, wait=90)
     print(f"  nothing sent: closed={answer.closed} after {answer.seconds:.1f} s")
 
 

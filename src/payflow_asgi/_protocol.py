@@ -10,8 +10,9 @@ connection feeds the parser itself, one piece at a time, each ending at the firs
 - the next request is parsed only once the previous one is answered (back-pressure: at most one
   read's bytes wait, unparsed, and reading pauses meanwhile);
 - a head is counted as it arrives and refused at `max_head_bytes` (431), before the cost grows;
-- a head must arrive within `head_timeout` of its first byte (of the connection, for its first
-  request), a body within `body_timeout` of its head (408, then the connection closes);
+- a head must arrive within `head_timeout` of its first byte, a body within `body_timeout` of
+  its head (408, then the connection closes); before its first byte a connection is idle, as
+  between requests (uvicorn's keep-alive time limit);
 - a response sent before its request's body was read closes the connection (a 413 does not keep
   reading the rest);
 - HTTP versions other than 1.0 and 1.1 are refused (505), and so is a new connection beyond
@@ -108,7 +109,12 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_timer(self.limits.head_timeout)
+        # Until its first byte a new connection is idle, as a kept-alive one is between
+        # requests (a client may connect ahead, or its loop lag): the same time limit, and the
+        # first to go when room is needed.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
         if len(self.connections) > self.limits.max_connections and not self._close_idlest():
             self._refuse("server_busy")
 
@@ -282,10 +288,7 @@ class BoundedProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._timer = None
-        if self._in_head and not self._head_bytes and not self._unparsed:
-            self.transport.close()  # nothing was asked: nothing to answer
-        else:
-            self._refuse("request_timeout")
+        self._refuse("request_timeout")
 
 
 def protocol_for(limits: Limits) -> type[asyncio.Protocol]:

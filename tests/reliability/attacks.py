@@ -52,16 +52,23 @@ def rss_mb(pid: int) -> float:
 
 
 async def send(
-    host: str, port: int, *chunks: bytes, wait: float = 5.0, pause: float = 0.0
+    host: str,
+    port: int,
+    *chunks: bytes,
+    wait: float = 5.0,
+    pause: float = 0.0,
+    delay: float = 0.0,
 ) -> Answer:
-    """Write `chunks` (with `pause` seconds between them), then read until the server closes
-    the connection or `wait` seconds have passed since connecting."""
+    """Write `chunks` (`delay` seconds after connecting, `pause` seconds between them), then
+    read until the server closes the connection or `wait` seconds have passed since
+    connecting."""
     started = time.monotonic()
     reader, writer = await asyncio.open_connection(host, port)
     received = bytearray()
     closed = False
 
     async def write() -> None:
+        await asyncio.sleep(delay)
         with contextlib.suppress(ConnectionError):
             for chunk in chunks:
                 writer.write(chunk)
