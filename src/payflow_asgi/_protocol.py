@@ -19,7 +19,8 @@ connection feeds the parser itself, one piece at a time, each ending at the firs
   `max_connections` when no idle one can make room for it (503).
 
 This module alone relies on uvicorn's protocol internals (`parser`, `cycle`, `flow`, `transport`,
-`connections`, `_unset_keepalive_if_required`, `_start_asgi_task`, `RequestResponseCycle`);
+`connections`, `server_state`, `timeout_keep_alive_task` and `_handler`,
+`_unset_keepalive_if_required`, `_start_asgi_task`, `RequestResponseCycle`);
 `tests/reliability/test_hostile_clients.py` fails when they change.
 """
 
