@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Final
+from urllib.parse import urlsplit
 
 from ._errors import InvalidAmount, InvalidRequest
 from ._money import MAXIMUM_MINOR_UNITS, MINIMUM_CHARGE, Money, major_units, smallest_amount
@@ -18,6 +19,8 @@ __all__ = [
     "optional_text",
     "reason",
     "refundable",
+    "return_url",
+    "stripe_id",
 ]
 
 REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
@@ -145,3 +148,36 @@ def reason(value: object) -> str | None:
     raise InvalidRequest(
         "reason must be one of: " + ", ".join(sorted(REFUND_REASONS)), field="reason"
     )
+
+
+# Where Stripe may send the payer's browser back after 3-D Secure: https in general, and plain
+# http only to this machine, for development. At most Stripe's 5,000 characters, and only the
+# characters RFC 3986 allows in a URL (no spaces, no backslashes, no raw non-ASCII).
+_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1"})
+_URL: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,5000}")
+
+
+def return_url(value: object) -> str | None:
+    """An absolute https:// URL, or http:// to localhost or 127.0.0.1; None stays None."""
+    if value is None:
+        return None
+    problem = "return_url must be an absolute https:// URL (http:// only to localhost or 127.0.0.1)"
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        raise InvalidRequest(problem, field="return_url")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise InvalidRequest(problem, field="return_url") from None
+    host = parts.hostname
+    local = parts.scheme == "http" and host in _LOCAL_HOSTS
+    if not host or parts.username is not None or not (parts.scheme == "https" or local):
+        raise InvalidRequest(problem, field="return_url")
+    return value
+
+
+def stripe_id(value: object, field: str, prefix: str) -> str:
+    """A Stripe id of one kind, told by its prefix (`pi_` for a PaymentIntent)."""
+    if not isinstance(value, str) or not value.startswith(prefix):
+        raise InvalidRequest(f"{field} must be a Stripe id starting with {prefix}", field=field)
+    return object_id(value, field)
