@@ -16,6 +16,8 @@ import httpx
 import pytest
 import stripe
 
+from payflow_sandbox import Sandbox
+
 from .test_stripe_compat import call, intent, saved_card
 
 # Stripe: "requires authentication" (regulatory and 3D Secure cards).
@@ -271,3 +273,23 @@ def test_cancel_a_succeeded_payment_is_payment_intent_unexpected_state(
         raised.value.code,
     )
     assert "status of succeeded" in str(raised.value.user_message)
+
+
+def test_another_card_completes_a_declined_payment(stripe_client: stripe.StripeClient) -> None:
+    """Stripe confirms a payment declined on charge again with a new payment_method."""
+    intent_id = intent(stripe_client, number="4000000000000341")  # attaches, fails on charge
+    with pytest.raises(stripe.CardError):
+        confirm(stripe_client, intent_id)
+    _, visa = saved_card(stripe_client)
+
+    assert "succeeded" == confirm(stripe_client, intent_id, payment_method=visa)["status"]
+
+
+def test_no_challenge_page_for_stripe_js(
+    stripe_client: stripe.StripeClient, sandbox: Sandbox
+) -> None:
+    """A payment left to Stripe.js (no return_url) has no challenge page to open."""
+    confirmed = confirm(stripe_client, intent(stripe_client, number=ALWAYS_AUTHENTICATE))
+    page = f"{sandbox.url}/_payflow/3ds/{confirmed['id']}/guessed"
+
+    assert 404 == httpx.get(page).status_code
