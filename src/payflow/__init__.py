@@ -1,5 +1,6 @@
 """payflow: exact, typed, safe Stripe card payments (3-D Secure included), sync and async."""
 
+from . import rules
 from ._errors import (
     AuthenticationFailed,
     CardDeclined,
@@ -52,6 +53,7 @@ from ._steps import (
     refund,
     refund_async,
 )
+from ._validate import idempotency_key
 
 __all__ = [
     "AuthenticationFailed",
@@ -98,7 +100,9 @@ __all__ = [
     "create_payment_async",
     "get_payment",
     "get_payment_async",
+    "idempotency_key",
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]

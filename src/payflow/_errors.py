@@ -25,6 +25,13 @@ Messages never contain a card number, a CVC or an API key.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .rules import Rule
+
 __all__ = [
     "AuthenticationFailed",
     "CardDeclined",
@@ -50,10 +57,23 @@ class PayflowError(Exception):
 
     code: str = "payflow_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: Rule | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
+        #: The argument (or Stripe parameter) at fault, when there is one.
         self.field = field
+        #: For input payflow refused, the rule it broke (`payflow.rules.Rule`) and that rule's
+        #: parameters (a limit, the allowed values, the minimum as a Money): enough to say what
+        #: would be accepted, in any language.
+        self.rule = rule
+        self.params: Mapping[str, object] = MappingProxyType(dict(params or {}))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r}, field={self.field!r})"

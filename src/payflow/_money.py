@@ -13,6 +13,7 @@ from typing import Final
 import attrs
 
 from ._errors import InvalidAmount, InvalidRequest
+from .rules import MONEY_MAX_INTEGER_DIGITS
 
 __all__ = [
     "CURRENCIES",
@@ -79,7 +80,7 @@ def _currency(value: str) -> str:
         raise TypeError(f"currency must be a str, not {type(value).__name__}")
     code = value.lower()
     if code not in CURRENCIES:
-        raise InvalidRequest(f"unknown currency {value[:10]!r}", field="currency")
+        raise InvalidRequest(f"unknown currency {value[:10]!r}", field="currency", rule="currency")
     return code
 
 
@@ -95,16 +96,6 @@ def _decimal(value: Decimal | int) -> Decimal:
     )
 
 
-def _digits(amount: Decimal) -> tuple[int, int]:
-    """The amount as (coefficient, exponent): amount == coefficient * 10**exponent."""
-    _, digits, exponent = amount.as_tuple()
-    assert isinstance(exponent, int)  # finite, checked by the validator
-    coefficient = 0
-    for digit in digits:
-        coefficient = coefficient * 10 + digit
-    return coefficient, exponent
-
-
 @attrs.frozen
 class Money:
     """An exact, non-negative amount in one currency. Never built from a float."""
@@ -115,9 +106,19 @@ class Money:
     @amount.validator
     def _check(self, attribute: attrs.Attribute[Decimal], amount: Decimal) -> None:
         if not amount.is_finite():
-            raise InvalidAmount(f"amount must be a finite number, not {amount}", field="amount")
+            raise InvalidAmount(
+                f"amount must be a finite number, not {amount}", field="amount", rule="not_finite"
+            )
         if amount < 0:
-            raise InvalidAmount("amount must not be negative", field="amount")
+            raise InvalidAmount("amount must not be negative", field="amount", rule="negative")
+        # adjusted() is the exponent of the leading digit: cheap whatever the value.
+        if not amount.is_zero() and amount.adjusted() >= MONEY_MAX_INTEGER_DIGITS:
+            raise InvalidAmount(
+                f"amount must have fewer than {MONEY_MAX_INTEGER_DIGITS} digits before the point",
+                field="amount",
+                rule="too_large",
+                params={"max_integer_digits": MONEY_MAX_INTEGER_DIGITS},
+            )
         _, places = _rule(self.currency)
         _, digits, exponent = amount.as_tuple()
         assert isinstance(exponent, int)  # finite, checked above
@@ -128,18 +129,26 @@ class Money:
                 f"{self.currency.upper()} amounts take at most {places} decimal places;"
                 f" {amount} would have to be rounded",
                 field="amount",
+                rule="decimal_places",
+                params={"places": places, "currency": self.currency},
             )
 
     @property
     def minor_units(self) -> int:
         """The integer Stripe expects: cents for EUR, yen for JPY, fils*1000 for KWD."""
         exponent, _ = _rule(self.currency)
-        coefficient, shift = _digits(self.amount)
-        if not coefficient:
-            return 0
+        _, digits, shift = self.amount.as_tuple()
+        assert isinstance(shift, int)  # finite, checked by the validator
         shift += exponent
-        # The validator guarantees the division is exact. (int(): typeshed types int ** int as Any.)
-        return int(coefficient * 10**shift) if shift >= 0 else int(coefficient // 10**-shift)
+        if shift < 0:
+            # Past the currency's last place the validator lets only zeros through: drop them,
+            # so that "1." and sixty thousand zeros costs no more than "1".
+            digits, shift = digits[:shift], 0
+        # At most MONEY_MAX_INTEGER_DIGITS + 3 digits and as many zeros are left to join.
+        coefficient = 0
+        for digit in digits:
+            coefficient = coefficient * 10 + digit
+        return coefficient * 10**shift  # type: ignore[no-any-return]  # typeshed: int ** int is Any
 
     @classmethod
     def from_minor_units(cls, minor_units: int, currency: str = "eur") -> Money:
@@ -153,7 +162,9 @@ class Money:
 def major_units(minor_units: int, currency: str) -> Decimal:
     """`minor_units` of a (known, lower-case) currency as a Decimal amount, exactly."""
     exponent, _ = _rule(currency)
-    return Decimal(f"{minor_units}E-{exponent}")
+    # scaleb() is exact (no context rounding here: the exponent of an int's Decimal is 0), and
+    # Decimal(int) has no limit on digits, unlike f"{int}".
+    return Decimal(minor_units).scaleb(-exponent)
 
 
 def smallest_amount(currency: str) -> Decimal:

@@ -7,13 +7,13 @@ the one Stripe request with the parser for its answer; the twins differ only in 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from . import _stripe_api as api
 from . import _validate as check
-from ._errors import InvalidRequest, RawCardDataRefused
+from . import rules
+from ._errors import RawCardDataRefused
 from ._gateway import Gateway
 from ._models import Card, CardToken, Customer, Payment, Refund
 from ._money import Money
@@ -41,16 +41,9 @@ __all__ = [
 T = TypeVar("T")
 Request = tuple[Call, Callable[[Json], T]]
 
-# Stripe allows up to 255 characters; printable ASCII keeps it a valid header value.
-_IDEMPOTENCY_KEY: Final = re.compile(r"[\x21-\x7e]{1,255}")
-
 
 def _key(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and _IDEMPOTENCY_KEY.fullmatch(value)):
-        return value
-    raise InvalidRequest(
-        "idempotency_key must be 1 to 255 printable ASCII characters", field="idempotency_key"
-    )
+    return None if value is None else check.idempotency_key(value)
 
 
 def _customer(
@@ -58,9 +51,10 @@ def _customer(
 ) -> Request[Customer]:
     params = {"email": check.email(email)}
     # Stripe's limits: https://docs.stripe.com/api/customers/create
-    if (name := check.optional_text(name, "name", max_length=256)) is not None:
+    if (name := check.optional_text(name, "name", max_length=rules.NAME_MAX_LENGTH)) is not None:
         params["name"] = name
-    if (phone := check.optional_text(phone, "phone", max_length=20)) is not None:
+    phone = check.optional_text(phone, "phone", max_length=rules.PHONE_MAX_LENGTH)
+    if phone is not None:
         params["phone"] = phone
     return Call("post", "/v1/customers", params, _key(key)), api.customer
 

@@ -1,4 +1,8 @@
-"""Checks on a step's input, made before any network call. Each failure names its field."""
+"""Checks on a step's input, made before any network call, against the limits in `rules`.
+
+Each failure names its field and the rule it broke, with the rule's parameters; no message
+repeats the value it refused.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,15 @@ import re
 from typing import Final
 from urllib.parse import urlsplit
 
+from . import rules
 from ._errors import InvalidAmount, InvalidRequest
 from ._money import MAXIMUM_MINOR_UNITS, MINIMUM_CHARGE, Money, major_units, smallest_amount
 
 __all__ = [
-    "REFUND_REASONS",
     "card",
     "chargeable",
     "email",
+    "idempotency_key",
     "object_id",
     "optional_text",
     "reason",
@@ -23,35 +28,37 @@ __all__ = [
     "stripe_id",
 ]
 
-REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
-
-# Deliberately loose: one @, no spaces, a dot in the domain. Stripe checks the rest.
-_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-# Stripe ids are ASCII letters, digits and underscores (cus_..., tok_..., pi_..., ch_...).
-# Stripe ids are a prefix, an underscore and letters or digits (cus_..., tok_..., pi_...); the
-# prefix keeps a card number sent as an id out of the URL, and so out of the SDK's logs.
-_ID: Final = re.compile(r"[A-Za-z]{1,32}_[A-Za-z0-9_]{1,222}")
+_EMAIL: Final = re.compile(rules.EMAIL_PATTERN)
+_ID: Final = re.compile(rules.ID_PATTERN)
+_IDEMPOTENCY_KEY: Final = re.compile(rules.IDEMPOTENCY_KEY_PATTERN)
 _DIGITS: Final = re.compile(r"[0-9]+")
 
 
 def _text(value: object, field: str, *, max_length: int) -> str:
     if not isinstance(value, str):
-        raise InvalidRequest(f"{field} must be a string", field=field)
+        raise InvalidRequest(
+            f"{field} must be a string", field=field, rule="type", params={"expected": "string"}
+        )
     if not value.strip():
-        raise InvalidRequest(f"{field} must not be empty", field=field)
+        raise InvalidRequest(f"{field} must not be empty", field=field, rule="empty")
     if len(value) > max_length:
-        raise InvalidRequest(f"{field} is longer than {max_length} characters", field=field)
+        raise InvalidRequest(
+            f"{field} is longer than {max_length} characters",
+            field=field,
+            rule="too_long",
+            params={"max_length": max_length},
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: valid in JSON, not sendable to Stripe
-        raise InvalidRequest(f"{field} is not valid text", field=field) from None
+        raise InvalidRequest(f"{field} is not valid text", field=field, rule="text") from None
     return value
 
 
 def email(value: object) -> str:
-    text = _text(value, "email", max_length=512)
+    text = _text(value, "email", max_length=rules.EMAIL_MAX_LENGTH)
     if not _EMAIL.fullmatch(text):
-        raise InvalidRequest("email is not an e-mail address", field="email")
+        raise InvalidRequest("email is not an e-mail address", field="email", rule="email")
     return text
 
 
@@ -60,9 +67,32 @@ def optional_text(value: object, field: str, *, max_length: int) -> str | None:
 
 
 def object_id(value: object, field: str) -> str:
+    """A Stripe id."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        raise InvalidRequest(f"{field} must be a Stripe id such as cus_123abc", field=field)
+        example = rules.ID_EXAMPLES.get(field, "cus_123abc")
+        raise InvalidRequest(
+            f"{field} must be a Stripe id such as {example}",
+            field=field,
+            rule="id",
+            params={"example": example},
+        )
     return value
+
+
+def idempotency_key(value: object, *, namespace: str = "") -> str:
+    """`value` checked as an idempotency key, with `namespace` before it (keys in different
+    namespaces never collide at Stripe); the whole stays within Stripe's limit."""
+    max_length = rules.IDEMPOTENCY_KEY_MAX_LENGTH - len(namespace)
+    if not (
+        isinstance(value, str) and len(value) <= max_length and _IDEMPOTENCY_KEY.fullmatch(value)
+    ):
+        raise InvalidRequest(
+            f"idempotency_key must be 1 to {max_length} printable ASCII characters",
+            field="idempotency_key",
+            rule="idempotency_key",
+            params={"max_length": max_length},
+        )
+    return namespace + value
 
 
 def _luhn(number: str) -> bool:
@@ -75,9 +105,33 @@ def _luhn(number: str) -> bool:
     return total % 10 == 0
 
 
-def _integer(value: object, field: str) -> int:
+def _integer(value: object, field: str, bounds: tuple[int, int]) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"{field} must be an integer", field=field)
+        raise InvalidRequest(
+            f"{field} must be an integer", field=field, rule="type", params={"expected": "integer"}
+        )
+    minimum, maximum = bounds
+    if not minimum <= value <= maximum:
+        raise InvalidRequest(
+            f"{field} must be from {minimum} to {maximum}",
+            field=field,
+            rule="range",
+            params={"minimum": minimum, "maximum": maximum},
+        )
+    return value
+
+
+def _digits(value: object, field: str, bounds: tuple[int, int], rule: rules.Rule) -> str:
+    minimum, maximum = bounds
+    if not (
+        isinstance(value, str) and _DIGITS.fullmatch(value) and minimum <= len(value) <= maximum
+    ):
+        raise InvalidRequest(
+            f"{field} must be a string of {minimum} to {maximum} digits",
+            field=field,
+            rule=rule,
+            params={"min_digits": minimum, "max_digits": maximum},
+        )
     return value
 
 
@@ -85,38 +139,37 @@ def card(
     *, number: object, exp_month: object, exp_year: object, cvc: object, today: dt.date
 ) -> tuple[str, int, int, str]:
     """The card's fields, checked. Messages never repeat the number or the CVC."""
-    if not isinstance(number, str):
-        raise InvalidRequest("number must be a string of digits", field="number")
-    digits = number.replace(" ", "")
-    if not (_DIGITS.fullmatch(digits) and 12 <= len(digits) <= 19):
-        raise InvalidRequest("number must have 12 to 19 digits", field="number")
+    digits = number.replace(" ", "") if isinstance(number, str) else number
+    digits = _digits(digits, "number", rules.CARD_NUMBER_DIGITS, "card_number")
     if not _luhn(digits):
-        raise InvalidRequest("number is not a valid card number", field="number")
-    month = _integer(exp_month, "exp_month")
-    if not 1 <= month <= 12:
-        raise InvalidRequest("exp_month must be from 1 to 12", field="exp_month")
-    year = _integer(exp_year, "exp_year")
-    if not 1000 <= year <= 9999:
-        raise InvalidRequest("exp_year must have four digits", field="exp_year")
+        raise InvalidRequest("number is not a valid card number", field="number", rule="luhn")
+    month = _integer(exp_month, "exp_month", rules.EXP_MONTH)
+    year = _integer(exp_year, "exp_year", rules.EXP_YEAR)
     if (year, month) < (today.year, today.month):
-        raise InvalidRequest("the card has expired", field="exp_year")
-    if not isinstance(cvc, str) or not (_DIGITS.fullmatch(cvc) and 3 <= len(cvc) <= 4):
-        raise InvalidRequest("cvc must be a string of 3 or 4 digits", field="cvc")
-    return digits, month, year, cvc
+        raise InvalidRequest("the card has expired", field="exp_year", rule="expired")
+    return digits, month, year, _digits(cvc, "cvc", rules.CVC_DIGITS, "cvc")
 
 
 def _money(value: object) -> Money:
     if not isinstance(value, Money):
-        raise InvalidRequest("amount must be a payflow.Money", field="amount")
+        raise InvalidRequest(
+            "amount must be a payflow.Money",
+            field="amount",
+            rule="type",
+            params={"expected": "Money"},
+        )
     return value
 
 
 def _at_most_maximum(money: Money) -> Money:
-    # Compared as Decimals: a hostile exponent (1E+999999999) must not become a huge integer.
+    # Compared as Decimals: the maximum is not always a valid Money (99999.999 KWD).
     maximum = major_units(MAXIMUM_MINOR_UNITS, money.currency)
     if money.amount > maximum:
         raise InvalidAmount(
-            f"the maximum amount in {money.currency.upper()} is {maximum}", field="amount"
+            f"the maximum amount in {money.currency.upper()} is {maximum}",
+            field="amount",
+            rule="above_maximum",
+            params={"maximum": maximum, "currency": money.currency},
         )
     return money
 
@@ -124,12 +177,13 @@ def _at_most_maximum(money: Money) -> Money:
 def chargeable(value: object) -> Money:
     """An amount Stripe can charge: at least the currency's minimum, at most its maximum."""
     money = _money(value)
-    minimum = MINIMUM_CHARGE.get(money.currency)
-    if money.amount.is_zero() or (minimum is not None and money.amount < minimum):
+    minimum = MINIMUM_CHARGE.get(money.currency) or smallest_amount(money.currency)
+    if money.amount < minimum:
         raise InvalidAmount(
-            f"the minimum charge in {money.currency.upper()} is"
-            f" {minimum or smallest_amount(money.currency)}",
+            f"the minimum charge in {money.currency.upper()} is {minimum}",
             field="amount",
+            rule="below_minimum",
+            params={"minimum": minimum, "currency": money.currency},
         )
     return _at_most_maximum(money)
 
@@ -138,15 +192,18 @@ def refundable(value: object) -> Money:
     """An amount that can be refunded: more than zero, no more than Stripe's maximum."""
     money = _money(value)
     if money.amount.is_zero():
-        raise InvalidAmount("a refund must be greater than zero", field="amount")
+        raise InvalidAmount("a refund must be greater than zero", field="amount", rule="zero")
     return _at_most_maximum(money)
 
 
 def reason(value: object) -> str | None:
-    if value is None or (isinstance(value, str) and value in REFUND_REASONS):
+    if value is None or (isinstance(value, str) and value in rules.REFUND_REASONS):
         return value
     raise InvalidRequest(
-        "reason must be one of: " + ", ".join(sorted(REFUND_REASONS)), field="reason"
+        "reason must be one of: " + ", ".join(rules.REFUND_REASONS),
+        field="reason",
+        rule="choice",
+        params={"allowed": rules.REFUND_REASONS},
     )
 
 

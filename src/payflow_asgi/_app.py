@@ -1,30 +1,32 @@
-"""The Starlette app: the spec's six routes, /health and /openapi.json.
+"""The Starlette app: the routes of `_routes.ROUTES`, /health and /openapi.json.
 
-Each endpoint parses the request, awaits one `payflow.*_async` step and presents its result;
-failures are raised and turned into the error envelope by the handlers in `_errors`. Every
-request is logged by `_logs.AccessLog`; with an API token, the /api routes are wrapped in
-`_auth.RequireToken`.
+Each API route parses the request as its description says, awaits its `payflow.*_async` step
+and presents the result; failures are raised and turned into the error envelope by the handlers
+in `_errors`. Every request is logged by `_logs.AccessLog`; with an API token, the /api routes
+are wrapped in `_auth.RequireToken`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 import payflow
 
 from . import _parse as parse
-from . import _present as present
 from ._auth import RequireToken
-from ._errors import HANDLERS
+from ._errors import handlers, language_of
 from ._logs import AccessLog
 from ._openapi import document_bytes
+from ._present import success
+from ._routes import ROUTES
+from ._routes import Route as RouteSpec
 from ._settings import Settings
 
 __all__ = ["create_app"]
@@ -32,15 +34,13 @@ __all__ = ["create_app"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _Api:
-    """The endpoints, bound to one gateway and one set of settings."""
+class _Gateway:
+    """The app's gateway: given, or built from the environment by the app's lifespan."""
 
-    def __init__(self, gateway: payflow.Gateway | None, settings: Settings) -> None:
+    def __init__(self, gateway: payflow.Gateway | None) -> None:
         self._gateway = gateway
-        self.settings = settings
 
-    @property
-    def gateway(self) -> payflow.Gateway:
+    def get(self) -> payflow.Gateway:
         if self._gateway is None:
             raise payflow.ConfigurationError(
                 "payflow_asgi has no gateway: its lifespan did not run. When mounting the app"
@@ -60,46 +60,31 @@ class _Api:
             self._gateway = None
             await gateway.aclose()
 
-    async def create_customer(self, request: Request) -> Response:
-        args = await parse.customer(request, self.settings)
-        customer = await payflow.create_customer_async(self.gateway, **args)
-        return present.success("customers", present.customer(customer))
 
-    async def create_card_token(self, request: Request) -> Response:
-        args = await parse.card(request, self.settings)
-        token = await payflow.create_card_token_async(self.gateway, **args)
-        return present.success("cards", present.card_token(token))
+class _ApiRoute(Route):
+    """A Starlette route that keeps its description, for the error handlers."""
 
-    async def assign_card(self, request: Request) -> Response:
-        args = await parse.assign(request, self.settings)
-        card = await payflow.assign_card_async(self.gateway, **args)
-        return present.success("cards.assign", present.card(card))
-
-    async def create_payment(self, request: Request) -> Response:
-        args = await parse.payment(request, self.settings)
-        payment = await payflow.create_payment_async(self.gateway, **args)
-        return present.success("payments", present.payment(payment))
-
-    async def confirm_payment(self, request: Request) -> Response:
-        args = await parse.confirm(request, self.settings)
-        payment = await payflow.confirm_payment_async(self.gateway, **args)
-        return present.success("payments.confirm", present.confirmed_payment(payment))
-
-    async def refund(self, request: Request) -> Response:
-        args = await parse.refund(request, self.settings)
-        refund = await payflow.refund_async(self.gateway, **args)
-        return present.success("payments.refund", present.refund(refund))
+    def __init__(self, spec: RouteSpec, endpoint: Endpoint, guard: Sequence[Middleware]) -> None:
+        super().__init__(spec.path, endpoint, methods=["POST"], name=spec.name, middleware=guard)
+        self.spec = spec
 
 
-async def _health(request: Request) -> Response:
-    return present.success("health", {"status": "ok"})
+def _endpoint(spec: RouteSpec, gateway: _Gateway, settings: Settings) -> Endpoint:
+    """The endpoint of one described route."""
+    fields = [(f.argument, f.name, f.kind, f.required) for f in spec.fields]
 
+    async def endpoint(request: Request) -> Response:
+        data = await parse.body(request, settings.max_body_bytes)
+        arguments = {
+            argument: parse.field(data, name, kind, required=required, currency=settings.currency)
+            for argument, name, kind, required in fields
+        }
+        key = parse.idempotency_key(request, spec.name)
+        result = await spec.step(gateway.get(), **arguments, idempotency_key=key)
+        language = language_of(request, settings.language)
+        return success(spec.name, spec.presenter.present(result), language)
 
-async def _openapi(request: Request) -> Response:
-    # Mounted under a prefix, the document names it as its server so its paths resolve.
-    return Response(
-        document_bytes(request.scope.get("root_path", "")), media_type="application/json"
-    )
+    return endpoint
 
 
 def create_app(
@@ -109,31 +94,36 @@ def create_app(
 
     Without a gateway, the app builds one with `payflow.Gateway.from_env()` at startup and
     closes it at shutdown. A gateway passed in stays the caller's to close. Without settings, it
-    uses `Settings.from_env()`, so PAYFLOW_API_TOKEN protects the /api routes.
+    uses `Settings.from_env()` (PAYFLOW_API_TOKEN, PAYFLOW_CURRENCY, ...).
     """
     settings = Settings.from_env() if settings is None else settings
-    api = _Api(gateway, settings)
+    holder = _Gateway(gateway)
     # With a token, every /api route requires it; /health and /openapi.json stay open.
-    guarded = (
-        None if settings.api_token is None else [Middleware(RequireToken, token=settings.api_token)]
+    guard = (
+        []
+        if settings.api_token is None
+        else [Middleware(RequireToken, token=settings.api_token, language=settings.language)]
     )
 
-    def api_route(path: str, endpoint: Endpoint, name: str) -> Route:
-        return Route(path, endpoint, methods=["POST"], name=name, middleware=guarded)
+    async def health(request: Request) -> Response:
+        return success("health", {"status": "ok"}, language_of(request, settings.language))
 
-    routes = [
-        api_route("/api/customers", api.create_customer, "customers"),
-        api_route("/api/cards", api.create_card_token, "cards"),
-        api_route("/api/cards/assign", api.assign_card, "cards.assign"),
-        api_route("/api/payments", api.create_payment, "payments"),
-        api_route("/api/payments/confirm", api.confirm_payment, "payments.confirm"),
-        api_route("/api/payments/refund", api.refund, "payments.refund"),
-        Route("/health", _health, methods=["GET"], name="health"),
-        Route("/openapi.json", _openapi, methods=["GET"], name="openapi"),
+    async def openapi(request: Request) -> Response:
+        # Mounted under a prefix, the document names it as its server so its paths resolve.
+        return Response(
+            document_bytes(request.scope.get("root_path", "")), media_type="application/json"
+        )
+
+    routes: list[BaseRoute] = [
+        _ApiRoute(spec, _endpoint(spec, holder, settings), guard) for spec in ROUTES
+    ]
+    routes += [
+        Route("/health", health, methods=["GET"], name="health"),
+        Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
     ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(AccessLog)],
-        exception_handlers=dict(HANDLERS),
-        lifespan=api.lifespan if gateway is None else None,
+        exception_handlers=dict(handlers(settings.language)),
+        lifespan=holder.lifespan if gateway is None else None,
     )

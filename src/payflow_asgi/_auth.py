@@ -8,19 +8,15 @@ echoed. A missing, malformed or wrong header is a 401 envelope with `WWW-Authent
 from __future__ import annotations
 
 import hmac
-from typing import Final
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._errors import language_of
+from ._messages import Language, render
 from ._present import failure
 
 __all__ = ["RequireToken"]
-
-_MISSING: Final = (
-    "Esta API requiere un token: envíe la cabecera «Authorization: Bearer <token>» con el token"
-    " que le haya dado quien administra el servicio."
-)
-_WRONG: Final = "El token de la cabecera Authorization no es válido."
 
 
 def _presented(scope: Scope) -> bytes | None:
@@ -39,9 +35,10 @@ def _presented(scope: Scope) -> bytes | None:
 class RequireToken:
     """Pure ASGI middleware: the wrapped route answers only requests bearing the token."""
 
-    def __init__(self, app: ASGIApp, *, token: str) -> None:
+    def __init__(self, app: ASGIApp, *, token: str, language: Language) -> None:
         self.app = app
         self._token = token.encode("ascii")
+        self._language = language
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         presented = _presented(scope)
@@ -49,10 +46,15 @@ class RequireToken:
             await self.app(scope, receive, send)
             return
         if presented is None:
-            message, challenge = _MISSING, "Bearer"
+            key, challenge = "unauthorized", "Bearer"
         else:
-            message, challenge = _WRONG, 'Bearer error="invalid_token"'
+            key, challenge = "unauthorized_wrong", 'Bearer error="invalid_token"'
+        language = language_of(HTTPConnection(scope), self._language)
         response = failure(
-            401, message, {"code": "unauthorized"}, headers={"WWW-Authenticate": challenge}
+            401,
+            render(key, language),
+            {"code": "unauthorized"},
+            language,
+            headers={"WWW-Authenticate": challenge},
         )
         await response(scope, receive, send)

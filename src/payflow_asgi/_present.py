@@ -1,122 +1,199 @@
 """payflow values to the spec's response bodies: the envelope, the `data` shapes, orjson bytes.
 
-Amounts leave as integers in the currency's minor units (`Money.minor_units`), as the spec shows
-(`"amount": 5000` for 50.00 EUR), never as floats.
+Each `Presenter` is a function with the JSON schema of what it returns, so the OpenAPI document
+describes exactly what is sent. Amounts leave as integers in the currency's minor units
+(`Money.minor_units`), as the spec shows (`"amount": 5000` for 50.00 EUR), never as floats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Generic, TypeVar
 
+import attrs
 import orjson
 from starlette.responses import Response
 
 import payflow
 
+from ._messages import Language, render
+
 __all__ = [
-    "MESSAGES",
+    "CARD",
+    "CARD_TOKEN",
+    "CONFIRMED_PAYMENT",
+    "CUSTOMER",
+    "ID",
+    "PAYMENT",
+    "REFUND",
     "EnvelopeResponse",
-    "card",
-    "card_token",
-    "confirmed_payment",
-    "customer",
+    "Presenter",
     "failure",
-    "payment",
-    "refund",
     "success",
 ]
 
-# The spec's success message of each route, by route name.
-MESSAGES: Final[Mapping[str, str]] = {
-    "customers": "Cliente creado correctamente",
-    "cards": "Tarjeta tokenizada correctamente",
-    "cards.assign": "Tarjeta añadida con éxito",
-    "payments": "Intento de pago creado correctamente",
-    "payments.confirm": "Pago confirmado correctamente",
-    "payments.refund": "Reembolso creado correctamente",
-    "health": "Servicio disponible",
-}
-
 Data = dict[str, Any]
+Schema = dict[str, Any]
+T = TypeVar("T")
+
+ID: Final[Schema] = {"type": "string", "pattern": f"^{payflow.rules.ID_PATTERN}$"}
+_TEXT: Final[Schema] = {"type": "string", "minLength": 1}
+_NULLABLE_TEXT: Final[Schema] = {"type": ["string", "null"]}
+_CURRENCY: Final[Schema] = {"type": "string", "examples": ["eur"]}
+_MINOR_UNITS: Final[Schema] = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "In the currency's smallest unit: 5000 is 50.00 EUR.",
+}
 
 
 class EnvelopeResponse(Response):
-    """A JSON response encoded with orjson."""
+    """A JSON response encoded with orjson, saying which language its message is in."""
 
     media_type = "application/json"
+
+    def __init__(
+        self,
+        content: Data,
+        language: Language,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(content, status_code, {**(headers or {}), "Content-Language": language})
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
 
 
-def success(route: str, data: Data) -> EnvelopeResponse:
+def success(key: str, data: Data, language: Language) -> EnvelopeResponse:
     """The spec's success envelope. Always 200, as the Express original's `res.json` sent."""
-    return EnvelopeResponse({"status": True, "message": MESSAGES[route], "data": data})
+    return EnvelopeResponse(
+        {"status": True, "message": render(key, language), "data": data}, language
+    )
 
 
 def failure(
-    status: int, message: str, error: Data, headers: Mapping[str, str] | None = None
+    status: int,
+    message: str,
+    error: Data,
+    language: Language,
+    headers: Mapping[str, str] | None = None,
 ) -> EnvelopeResponse:
-    """The error envelope: `status: false`, a Spanish message and what went wrong."""
+    """The error envelope: `status: false`, a message and what went wrong."""
     body = {"status": False, "message": message, "error": error}
-    return EnvelopeResponse(body, status_code=status, headers=headers)
+    return EnvelopeResponse(body, language, status, headers)
 
 
-def customer(value: payflow.Customer) -> Data:
-    return {"id": value.id, "email": value.email, "name": value.name, "phone": value.phone}
+@attrs.frozen
+class Presenter(Generic[T]):
+    """How a route shows a payflow value as `data`: the function, and its schema's name and
+    properties (all of them required)."""
+
+    name: str
+    properties: Mapping[str, Schema]
+    present: Callable[[T], Data]
+
+    @property
+    def schema(self) -> Schema:
+        return {
+            "type": "object",
+            "properties": dict(self.properties),
+            "required": [*self.properties],
+        }
 
 
-def card_token(value: payflow.CardToken) -> Data:
-    return {
+CUSTOMER: Final = Presenter[payflow.Customer](
+    "Customer",
+    {"id": ID, "email": _NULLABLE_TEXT, "name": _NULLABLE_TEXT, "phone": _NULLABLE_TEXT},
+    lambda value: {"id": value.id, "email": value.email, "name": value.name, "phone": value.phone},
+)
+
+CARD_TOKEN: Final = Presenter[payflow.CardToken](
+    "CardToken",
+    {"token_id": ID, "card_id": ID, "card_brand": _TEXT, "card_last4": _TEXT},
+    lambda value: {
         "token_id": value.id,
         "card_id": value.card_id,
         "card_brand": value.brand,
         "card_last4": value.last4,
-    }
+    },
+)
 
+CARD: Final = Presenter[payflow.Card](
+    "Card",
+    {"cardId": ID, "brand": _TEXT, "last4": _TEXT},
+    lambda value: {"cardId": value.id, "brand": value.brand, "last4": value.last4},
+)
 
-def card(value: payflow.Card) -> Data:
-    return {"cardId": value.id, "brand": value.brand, "last4": value.last4}
-
-
-def payment(value: payflow.Payment) -> Data:
-    return {
+PAYMENT: Final = Presenter[payflow.Payment](
+    "Payment",
+    {
+        "id": ID,
+        "amount": _MINOR_UNITS,
+        "currency": _CURRENCY,
+        "status": _TEXT,
+        "customer": {"type": ["string", "null"]},
+        "payment_method": {"type": ["string", "null"]},
+    },
+    lambda value: {
         "id": value.id,
         "amount": value.amount.minor_units,
         "currency": value.amount.currency,
         "status": value.status,
         "customer": value.customer_id,
         "payment_method": value.payment_method,
-    }
+    },
+)
 
-
-def _charge(value: payflow.Charge) -> Data:
-    return {
+_CHARGE: Final = Presenter[payflow.Charge](
+    "Charge",
+    {"id": ID, "amount": _MINOR_UNITS, "paid": {"type": "boolean"}, "status": _TEXT},
+    lambda value: {
         "id": value.id,
         "amount": value.amount.minor_units,
         "paid": value.paid,
         "status": value.status,
-    }
+    },
+)
 
-
-def confirmed_payment(value: payflow.Payment) -> Data:
-    # The spec's confirm response: Stripe's old `charges` list shape, without customer and
-    # payment_method.
-    return {
+# The spec's confirm response: Stripe's old `charges` list shape, without customer and
+# payment_method.
+CONFIRMED_PAYMENT: Final = Presenter[payflow.Payment](
+    "ConfirmedPayment",
+    {
+        "id": ID,
+        "amount": _MINOR_UNITS,
+        "currency": _CURRENCY,
+        "status": _TEXT,
+        "charges": {
+            "type": "object",
+            "properties": {"data": {"type": "array", "items": _CHARGE.schema}},
+            "required": ["data"],
+        },
+    },
+    lambda value: {
         "id": value.id,
         "amount": value.amount.minor_units,
         "currency": value.amount.currency,
         "status": value.status,
-        "charges": {"data": [_charge(charge) for charge in value.charges]},
-    }
+        "charges": {"data": [_CHARGE.present(charge) for charge in value.charges]},
+    },
+)
 
-
-def refund(value: payflow.Refund) -> Data:
-    return {
+REFUND: Final = Presenter[payflow.Refund](
+    "Refund",
+    {
+        "id": ID,
+        "amount": _MINOR_UNITS,
+        "charge": ID,
+        "status": _TEXT,
+        "reason": {"type": ["string", "null"]},
+    },
+    lambda value: {
         "id": value.id,
         "amount": value.amount.minor_units,
         "charge": value.charge_id,
         "status": value.status,
         "reason": value.reason,
-    }
+    },
+)

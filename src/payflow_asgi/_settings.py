@@ -1,4 +1,5 @@
-"""The HTTP adapter's settings: one frozen value, given to `create_app`."""
+"""The HTTP adapter's settings: one frozen value, given to `create_app`; and every environment
+variable `payflow serve` reads, in one table (`ENVIRONMENT`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import attrs
 
 import payflow
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "MIN_API_TOKEN_LENGTH", "Settings"]
+from ._messages import LANGUAGES, Language
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "ENVIRONMENT", "MIN_API_TOKEN_LENGTH", "Settings"]
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 MIN_API_TOKEN_LENGTH: Final = 16
@@ -29,13 +32,15 @@ def _currency(value: object) -> str:
         return payflow.Money(Decimal(0), value).currency
     except payflow.InvalidRequest as exc:
         raise payflow.ConfigurationError(
-            f"currency {value[:10]!r} is not a currency Stripe charges in"
+            f"currency (PAYFLOW_CURRENCY) {value[:10]!r} is not a currency Stripe charges in"
         ) from exc
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise payflow.ConfigurationError(f"{attribute.name} must be a positive int")
+        raise payflow.ConfigurationError(
+            f"{attribute.name} ({_FROM_ENV[attribute.name]}) must be a positive int"
+        )
 
 
 def _api_token(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
@@ -53,22 +58,72 @@ def _api_token(instance: object, attribute: attrs.Attribute[str | None], value: 
         )
 
 
+def _language(value: object) -> Language:
+    language = next((ours for ours in LANGUAGES if ours == value), None)
+    if language is None:
+        raise payflow.ConfigurationError(
+            "language (PAYFLOW_LANGUAGE) must be one of: " + ", ".join(LANGUAGES)
+        )
+    return language
+
+
 def _hidden(value: str | None) -> str:
     return "None" if value is None else "'…'"
 
 
 @attrs.frozen(kw_only=True)
 class Settings:
-    """How the app reads requests: the currency of amounts, the largest body it accepts, and the
-    token clients must present on /api routes (None: no token required)."""
+    """How the app reads requests and answers: the currency of amounts, the largest body it
+    accepts, the token clients must present on /api routes (None: no token required), and the
+    language of its messages when a client's Accept-Language names none of ours."""
 
     # The spec: "All payments are processed in EUR".
     currency: str = attrs.field(default="eur", converter=_currency)
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive)
     api_token: str | None = attrs.field(default=None, validator=_api_token, repr=_hidden)
+    # The original service's language.
+    language: Language = attrs.field(default="es", converter=_language)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings with the API token from PAYFLOW_API_TOKEN (unset or empty: no token)."""
+        """Settings from PAYFLOW_CURRENCY, PAYFLOW_MAX_BODY_BYTES, PAYFLOW_API_TOKEN and
+        PAYFLOW_LANGUAGE; each unset or empty keeps its default."""
         env = os.environ if environ is None else environ
-        return cls(api_token=env.get("PAYFLOW_API_TOKEN") or None)
+        given: dict[str, object] = {
+            argument: value
+            for argument, name in _FROM_ENV.items()
+            if (value := env.get(name, "").strip())
+        }
+        if "max_body_bytes" in given:
+            text = str(given["max_body_bytes"])
+            if not (text.isascii() and text.isdigit() and len(text) < 19):
+                raise payflow.ConfigurationError(
+                    "PAYFLOW_MAX_BODY_BYTES must be a whole number of bytes"
+                )
+            given["max_body_bytes"] = int(text)
+        return cls(**given)  # type: ignore[arg-type]  # each value is checked by its field
+
+
+# The settings' fields and the variables that set them.
+_FROM_ENV: Final = {
+    "currency": "PAYFLOW_CURRENCY",
+    "max_body_bytes": "PAYFLOW_MAX_BODY_BYTES",
+    "api_token": "PAYFLOW_API_TOKEN",
+    "language": "PAYFLOW_LANGUAGE",
+}
+
+# Every environment variable `payflow serve` reads: name, default, meaning. `payflow serve
+# --help` and docs/http-api.md show this table (a test compares them, and checks that no other
+# variable is read anywhere in src/).
+ENVIRONMENT: Final[tuple[tuple[str, str, str], ...]] = (
+    ("STRIPE_SECRET_KEY", "(none: required without --sandbox)", "your Stripe secret key"),
+    ("STRIPE_API_BASE", "https://api.stripe.com", "where Stripe is (a sandbox's URL)"),
+    ("PAYFLOW_STRIPE_TIMEOUT", "30", "seconds to wait for each answer from Stripe"),
+    ("PAYFLOW_STRIPE_MAX_RETRIES", "2", "retries of a request Stripe may not have received"),
+    ("PAYFLOW_ALLOW_RAW_CARD_DATA", "0", "1: send raw card numbers to a live Stripe account"),
+    ("PAYFLOW_API_TOKEN", "(none: no token)", "the bearer token /api routes require"),
+    ("PAYFLOW_CURRENCY", "eur", "the currency of every amount"),
+    ("PAYFLOW_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES), "the largest request body"),
+    ("PAYFLOW_LANGUAGE", "es", "messages' language when Accept-Language names neither es nor en"),
+    ("STRIPE_LOG", "(none)", "the Stripe SDK's console log; debug is refused"),
+)

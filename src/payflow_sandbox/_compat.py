@@ -81,6 +81,14 @@ h. Request ids.
    Stripe (API reference, "Request IDs"): every answer, success or error, carries a unique
    ``Request-Id: req_...`` header (the SDK's ``request_id``; payflow logs it).
    Fix: ``request_id_middleware``.
+
+i. Which id was not found.
+   localstripe: an unknown id, in the URL or in a parameter, is a 404 without ``param``.
+   Stripe (API reference, "Errors": ``param`` names "the parameter the error relates to"; docs
+   "Error codes", ``resource_missing``): an unknown id in the URL is a 404 with ``param: "id"``;
+   an unknown id given as a parameter (``source``, ``customer``, ``payment_method``,
+   ``charge``) is a 400 ``resource_missing`` naming that parameter.
+   Fix: ``missing_param_middleware``.
 """
 
 from __future__ import annotations
@@ -489,6 +497,39 @@ async def card_error_middleware(request: web.Request, handler: _Handler) -> web.
 
 
 # --------------------------------------------------------------------------------------------
+# i. Which id was not found
+# --------------------------------------------------------------------------------------------
+
+_NO_SUCH: Final = re.compile(r"No such [a-z_]+: '([^']*)'")
+
+
+@web.middleware
+async def missing_param_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Gap i: name the parameter (or the URL's ``id``) whose object does not exist."""
+    response = await handler(request)
+    if response.status != 404 or not isinstance(response, web.Response):
+        return response
+    body = json.loads(response.body) if isinstance(response.body, bytes) else None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or error.get("code") != "resource_missing":
+        return response
+    match = _NO_SUCH.fullmatch(str(error.get("message")))
+    if match is None or "param" in error:
+        return response
+    missing = match.group(1)
+    form = parse_qsl((await request.read()).decode("utf-8", "replace"))
+    param = next((name for name, value in form if value == missing), None)
+    if param is None and missing not in request.path.split("/"):
+        return response
+    # Stripe: a parameter's unknown id is a 400 naming it; the URL's is a 404 naming "id".
+    status = 404 if param is None else 400
+    named: web.Response = server.json_response(
+        {"error": {**error, "param": param or "id"}}, status=status
+    )
+    return named
+
+
+# --------------------------------------------------------------------------------------------
 # h. Request ids
 # --------------------------------------------------------------------------------------------
 
@@ -554,6 +595,7 @@ def install(app: web.Application) -> None:
 
     # Outermost first: idempotency saves the already rewritten card errors.
     app.middlewares.insert(0, confirm_state_middleware)
+    app.middlewares.insert(0, missing_param_middleware)
     app.middlewares.insert(0, card_error_middleware)
     app.middlewares.insert(0, idempotency_middleware)
     app.middlewares.insert(0, request_id_middleware)

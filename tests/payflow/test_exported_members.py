@@ -49,9 +49,11 @@ EXPORTED = [
     "create_payment_async",
     "get_payment",
     "get_payment_async",
+    "idempotency_key",
     "last_stripe_request_id",
     "refund",
     "refund_async",
+    "rules",
 ]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
+
 from tests.payflow_asgi.asgi_support import Post, data_of
 
 
@@ -59,10 +61,38 @@ async def test_an_invalid_key_is_a_400_naming_the_header(post: Post) -> None:
     assert (400, "Idempotency-Key") == (response.status_code, response.json()["error"]["field"])
 
 
-async def test_a_key_too_long_is_a_400(post: Post) -> None:
-    """An Idempotency-Key longer than 200 characters is refused."""
-    response = await post(
-        "/api/customers", {"email": "a@example.com"}, {"Idempotency-Key": "k" * 201}
+# Stripe takes keys of up to 255 characters (https://docs.stripe.com/api/idempotent_requests);
+# the route's namespace "payflow:customers:" (18 characters) stands before the client's key.
+LONGEST_CUSTOMERS_KEY = 255 - len("payflow:customers:")
+
+
+async def test_the_longest_key_is_taken(post: Post) -> None:
+    """A key that fills Stripe's 255 characters with its namespace is accepted."""
+    key = {"Idempotency-Key": uuid.uuid4().hex.ljust(LONGEST_CUSTOMERS_KEY, "k")}
+
+    data_of(await post("/api/customers", {"email": "a@example.com"}, key))
+
+
+async def test_a_key_too_long_is_a_400_saying_the_limit(post: Post) -> None:
+    """One character more is refused, naming the header and the limit."""
+    key = {"Idempotency-Key": "k" * (LONGEST_CUSTOMERS_KEY + 1), "Accept-Language": "en"}
+
+    response = await post("/api/customers", {"email": "a@example.com"}, key)
+
+    assert (400, "Idempotency-Key") == (response.status_code, response.json()["error"]["field"])
+    assert f"1 to {LONGEST_CUSTOMERS_KEY} printable" in response.json()["message"]
+
+
+async def test_a_key_sent_twice_is_a_400(client: httpx.AsyncClient) -> None:
+    """Two Idempotency-Key headers are refused: which one would Stripe see?"""
+    headers = [
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", "one"),
+        ("Idempotency-Key", "two"),
+    ]
+
+    response = await client.post(
+        "/api/customers", content=b'{"email": "a@example.com"}', headers=httpx.Headers(headers)
     )
 
     assert (400, "Idempotency-Key") == (response.status_code, response.json()["error"]["field"])

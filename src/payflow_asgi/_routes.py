@@ -1,0 +1,178 @@
+"""The routes of the HTTP API, each described once: everything else is derived from `ROUTES`.
+
+A `Route` says where it is served, which `payflow` step it awaits, the spec's name of each body
+field with the step's argument it fills, how the result is presented, and which error statuses
+it can answer. The Starlette routes (`_app`), the body parsing (`_parse`), the spec's field
+names in errors (`_errors`), the Idempotency-Key namespace and the OpenAPI document
+(`_openapi`) are all read from it. Adding a route is adding an entry here and a presenter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+import attrs
+
+import payflow
+from payflow import rules
+
+from . import _present as present
+from ._parse import Kind
+
+__all__ = ["ROUTES", "Field", "Route"]
+
+Schema = dict[str, Any]
+
+
+@attrs.frozen
+class Field:
+    """A body field: its name in the spec, the step's argument it fills, its JSON type, the
+    Stripe parameters that mean it (so Stripe's errors name it), and constraints for the
+    OpenAPI document, read from `payflow.rules`."""
+
+    name: str
+    argument: str
+    kind: Kind = "string"
+    required: bool = True
+    stripe: tuple[str, ...] = ()
+    constraints: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def schema(self) -> Schema:
+        if self.kind == "amount":
+            schema: Schema = {"$ref": "#/components/schemas/Amount"}
+            return schema if self.required else {"anyOf": [schema, {"type": "null"}]}
+        kind = self.kind if self.required else [self.kind, "null"]
+        if self.argument in rules.ID_EXAMPLES:
+            return {**present.ID, "type": kind, "examples": [rules.ID_EXAMPLES[self.argument]]}
+        if "enum" in self.constraints and not self.required:
+            return {"enum": [*self.constraints["enum"], None]}
+        return {"type": kind, **self.constraints}
+
+
+# Every route may answer these; 409 because an Idempotency-Key may be reused with another body.
+COMMON_ERRORS: Final = (400, 401, 405, 409, 413, 415, 500, 502, 503, 504)
+
+
+@attrs.frozen
+class Route:
+    """One route of the API, POSTed with a JSON body."""
+
+    path: str
+    name: str
+    summary: str
+    step: Callable[..., Awaitable[Any]]
+    fields: tuple[Field, ...]
+    presenter: present.Presenter[Any]
+    errors: tuple[int, ...] = ()
+
+    @property
+    def statuses(self) -> tuple[int, ...]:
+        """The error statuses this route can answer."""
+        return tuple(sorted({*COMMON_ERRORS, *self.errors}))
+
+    def spec_name(self, name: str) -> str:
+        """The spec's name of a step argument or a Stripe parameter (the name itself if none)."""
+        if name == "idempotency_key":
+            return "Idempotency-Key"
+        for field in self.fields:
+            if name == field.argument or name in field.stripe:
+                return field.name
+        return name
+
+    def argument(self, name: str) -> str | None:
+        """The step argument that the spec's field `name` fills."""
+        return next((field.argument for field in self.fields if field.name == name), None)
+
+
+def _digits(bounds: tuple[int, int], *, spaced: bool = False) -> Schema:
+    low, high = bounds
+    digit = "[0-9] *" if spaced else "[0-9]"
+    return {"pattern": f"^{' *' if spaced else ''}(?:{digit}){{{low},{high}}}$", "writeOnly": True}
+
+
+ROUTES: Final = (
+    Route(
+        "/api/customers",
+        "customers",
+        "Create a customer",
+        payflow.create_customer_async,
+        (
+            Field("email", "email", constraints={
+                "format": "email", "maxLength": rules.EMAIL_MAX_LENGTH}),
+            Field("name", "name", required=False, constraints={
+                "maxLength": rules.NAME_MAX_LENGTH}),
+            Field("phone", "phone", required=False, constraints={
+                "maxLength": rules.PHONE_MAX_LENGTH}),
+        ),
+        present.CUSTOMER,
+    ),
+    Route(
+        "/api/cards",
+        "cards",
+        "Turn card details into a single-use token",
+        payflow.create_card_token_async,
+        (
+            Field("number", "number", stripe=("card[number]",),
+                  constraints=_digits(rules.CARD_NUMBER_DIGITS, spaced=True)),
+            Field("exp_month", "exp_month", "integer", stripe=("card[exp_month]",),
+                  constraints={"minimum": rules.EXP_MONTH[0], "maximum": rules.EXP_MONTH[1]}),
+            Field("exp_year", "exp_year", "integer", stripe=("card[exp_year]",),
+                  constraints={"minimum": rules.EXP_YEAR[0], "maximum": rules.EXP_YEAR[1]}),
+            Field("cvc", "cvc", stripe=("card[cvc]",), constraints=_digits(rules.CVC_DIGITS)),
+        ),
+        present.CARD_TOKEN,
+        errors=(402, 403),
+    ),
+    Route(
+        "/api/cards/assign",
+        "cards.assign",
+        "Save a tokenized card on a customer",
+        payflow.assign_card_async,
+        (
+            # Stripe names the customer of the URL "id".
+            Field("userId", "customer_id", stripe=("customer", "id")),
+            Field("source", "source"),
+        ),
+        present.CARD,
+        errors=(402, 404),
+    ),
+    Route(
+        "/api/payments",
+        "payments",
+        "Create a payment intent",
+        payflow.create_payment_async,
+        (
+            Field("customer_id", "customer_id", stripe=("customer",)),
+            Field("amount", "amount", "amount"),
+            Field("payment_method", "payment_method"),
+        ),
+        present.PAYMENT,
+        errors=(404,),
+    ),
+    Route(
+        "/api/payments/confirm",
+        "payments.confirm",
+        "Confirm a payment intent",
+        payflow.confirm_payment_async,
+        (Field("paymentId", "payment_id", stripe=("intent", "id")),),
+        present.CONFIRMED_PAYMENT,
+        errors=(402, 404),
+    ),
+    Route(
+        "/api/payments/refund",
+        "payments.refund",
+        "Refund a charge, in full or in part",
+        payflow.refund_async,
+        (
+            Field("chargeId", "charge_id", stripe=("charge",)),
+            # Without an amount, Stripe refunds what remains of the charge.
+            Field("amount", "amount", "amount", required=False),
+            Field("reason", "reason", required=False,
+                  constraints={"enum": list(rules.REFUND_REASONS)}),
+        ),
+        present.REFUND,
+        errors=(404,),
+    ),
+)  # fmt: skip
