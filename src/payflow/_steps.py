@@ -106,7 +106,7 @@ def _with_charge() -> dict[str, object]:
 
 
 def _payment_path(template: str, payment_id: str) -> str:
-    return api.path(template, check.stripe_id(payment_id, "payment_id", "pi_"))
+    return api.path(template, check.id_of_kind(payment_id, "payment_id"))
 
 
 def _confirm(

@@ -19,13 +19,13 @@ __all__ = [
     "card",
     "chargeable",
     "email",
+    "id_of_kind",
     "idempotency_key",
     "object_id",
     "optional_text",
     "reason",
     "refundable",
     "return_url",
-    "stripe_id",
 ]
 
 _EMAIL: Final = re.compile(rules.EMAIL_PATTERN)
@@ -66,16 +66,20 @@ def optional_text(value: object, field: str, *, max_length: int) -> str | None:
     return None if value is None else _text(value, field, max_length=max_length)
 
 
+def _not_an_id(field: str) -> InvalidRequest:
+    example = rules.ID_EXAMPLES.get(field, "cus_123abc")
+    return InvalidRequest(
+        f"{field} must be a Stripe id such as {example}",
+        field=field,
+        rule="id",
+        params={"example": example},
+    )
+
+
 def object_id(value: object, field: str) -> str:
     """A Stripe id."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        example = rules.ID_EXAMPLES.get(field, "cus_123abc")
-        raise InvalidRequest(
-            f"{field} must be a Stripe id such as {example}",
-            field=field,
-            rule="id",
-            params={"example": example},
-        )
+        raise _not_an_id(field)
     return value
 
 
@@ -207,34 +211,52 @@ def reason(value: object) -> str | None:
     )
 
 
-# Where Stripe may send the payer's browser back after 3-D Secure: https in general, and plain
-# http only to this machine, for development. At most Stripe's 5,000 characters, and only the
-# characters RFC 3986 allows in a URL (no spaces, no backslashes, no raw non-ASCII).
-_LOCAL_HOSTS: Final = frozenset({"localhost", "127.0.0.1"})
-_URL: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]{1,5000}")
+_RETURN_URL: Final = re.compile(rules.RETURN_URL_PATTERN)
 
 
 def return_url(value: object) -> str | None:
-    """An absolute https:// URL, or http:// to localhost or 127.0.0.1; None stays None."""
+    """An absolute https:// URL, or http:// to a local host (`rules.RETURN_URL_LOCAL_HOSTS`);
+    None stays None."""
     if value is None:
         return None
-    problem = "return_url must be an absolute https:// URL (http:// only to localhost or 127.0.0.1)"
-    if not isinstance(value, str) or not _URL.fullmatch(value):
-        raise InvalidRequest(problem, field="return_url")
+    if not isinstance(value, str):
+        raise InvalidRequest(
+            "return_url must be a string",
+            field="return_url",
+            rule="type",
+            params={"expected": "string"},
+        )
+    if len(value) > rules.RETURN_URL_MAX_LENGTH:
+        raise InvalidRequest(
+            f"return_url is longer than {rules.RETURN_URL_MAX_LENGTH} characters",
+            field="return_url",
+            rule="too_long",
+            params={"max_length": rules.RETURN_URL_MAX_LENGTH},
+        )
+    refused = InvalidRequest(
+        "return_url must be an absolute https:// URL (http:// only to localhost or 127.0.0.1)",
+        field="return_url",
+        rule="return_url",
+        params={"local_hosts": rules.RETURN_URL_LOCAL_HOSTS},
+    )
+    if not _RETURN_URL.fullmatch(value):
+        raise refused
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError:
-        raise InvalidRequest(problem, field="return_url") from None
+        raise refused from None
     host = parts.hostname
-    local = parts.scheme == "http" and host in _LOCAL_HOSTS
+    local = parts.scheme == "http" and host in rules.RETURN_URL_LOCAL_HOSTS
     if not host or parts.username is not None or not (parts.scheme == "https" or local):
-        raise InvalidRequest(problem, field="return_url")
+        raise refused
     return value
 
 
-def stripe_id(value: object, field: str, prefix: str) -> str:
-    """A Stripe id of one kind, told by its prefix (`pi_` for a PaymentIntent)."""
-    if not isinstance(value, str) or not value.startswith(prefix):
-        raise InvalidRequest(f"{field} must be a Stripe id starting with {prefix}", field=field)
-    return object_id(value, field)
+def id_of_kind(value: object, field: str) -> str:
+    """A Stripe id of the kind `field` names, told by its example's prefix (`pi_` for
+    `payment_id`: a charge id there is refused before it reaches Stripe)."""
+    checked = object_id(value, field)
+    if not checked.startswith(rules.ID_EXAMPLES[field].split("_", 1)[0] + "_"):
+        raise _not_an_id(field)
+    return checked

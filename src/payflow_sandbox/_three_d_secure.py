@@ -2,16 +2,16 @@
 
 Like ``_compat``, this runs only inside the sandbox process and patches localstripe 1.15.10 from
 outside. What Stripe does, and how the sandbox does it (tests in
-``tests/payflow_sandbox/test_three_d_secure.py``):
+``tests/payflow_sandbox/test_three_d_secure.py``), point by point:
 
-i. Cards that require authentication.
+1. Cards that require authentication.
    Stripe (docs "Testing" -> "3D Secure authentication", https://docs.stripe.com/testing#regulatory-cards
    and #three-ds-cards): confirming a payment with one of ``AUTHENTICATION_REQUIRED`` answers
    ``status: "requires_action"``; every other card goes on without authentication.
    Fix: ``PaymentMethod._requires_authentication`` reads that table (localstripe's own list
    happens to agree today; the table keeps the sandbox tied to Stripe's page, not to it).
 
-j. The next action.
+2. The next action.
    Stripe (API reference, "Confirm a PaymentIntent", ``return_url``; "The PaymentIntent object",
    ``next_action``; docs "3D Secure authentication" -> "Manually handle 3D Secure
    authentication"): with a ``return_url``, ``next_action`` is ``{"type": "redirect_to_url",
@@ -28,13 +28,13 @@ j. The next action.
    Fix: ``intent_middleware`` takes ``return_url`` and answers ``redirect_to_url`` to
    ``challenge_middleware``'s page, which finishes through ``PaymentIntent._api_authenticate``.
 
-k. Confirming with another card.
+3. Confirming with another card.
    Stripe (API reference, "Confirm a PaymentIntent", ``payment_method``): a payment left
    ``requires_payment_method`` (failed authentication, a decline) is confirmed again with a
    new ``payment_method``. localstripe: ``500 Not implemented``.
    Fix: ``intent_middleware`` sets the payment method, then lets localstripe confirm.
 
-l. Cancelling in the wrong state.
+4. Cancelling in the wrong state.
    Stripe (API reference, "Cancel a PaymentIntent"; docs "Error codes",
    ``payment_intent_unexpected_state``): only a PaymentIntent in one of ``CANCELABLE`` can be
    canceled; otherwise a 400 ``invalid_request_error`` with that code names the status.
@@ -96,7 +96,7 @@ def _requires_authentication(self: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# j, k, l. Confirm and cancel
+# 2, 3, 4. Confirm and cancel
 # --------------------------------------------------------------------------------------------
 
 
@@ -156,7 +156,7 @@ def _check_cancelable(intent_id: str) -> None:
 
 @web.middleware
 async def intent_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Gaps j, k, l; innermost, so that localstripe's errors and the compat layer wrap it."""
+    """Points 2, 3, 4; innermost, so that localstripe's errors and the compat layer wrap it."""
     match = _INTENT_ACTION.fullmatch(request.path)
     if request.method != "POST" or match is None:
         return await handler(request)
@@ -168,7 +168,7 @@ async def intent_middleware(request: web.Request, handler: _Handler) -> web.Stre
 
 
 # --------------------------------------------------------------------------------------------
-# j. The challenge page
+# 2. The challenge page
 # --------------------------------------------------------------------------------------------
 
 _PAGE: Final = """<!doctype html>
@@ -248,7 +248,7 @@ def _finish(intent: Any, *, success: bool) -> web.Response:
 
 @web.middleware
 async def challenge_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Gap j: the challenge page and its two forms; outermost, as it needs no API key."""
+    """Point 2: the challenge page and its two forms; outermost, as it needs no API key."""
     match = _CHALLENGE.fullmatch(request.path)
     if match is None:
         return await handler(request)

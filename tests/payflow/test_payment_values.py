@@ -109,18 +109,40 @@ class TestReturnUrl:
             "https://shop.example\\@evil.example/",
             "https://shop.example/\n",
             "https://tienda.example/señal",
-            "https://shop.example/" + "a" * 5000,
             "",
-            42,
-            b"https://shop.example/",
         ],
     )
-    def test_others_are_refused_naming_the_field(self, url: object) -> None:
-        """Anything else is an InvalidRequest on return_url."""
+    def test_others_are_refused_naming_the_field(self, url: str) -> None:
+        """Any other text is an InvalidRequest on return_url, saying which hosts http may reach."""
         with pytest.raises(InvalidRequest) as raised:
             check.return_url(url)
 
-        assert "return_url" == raised.value.field
+        assert ("return_url", "return_url", ("localhost", "127.0.0.1")) == (
+            raised.value.field,
+            raised.value.rule,
+            raised.value.params["local_hosts"],
+        )
+
+    @pytest.mark.parametrize("url", [42, b"https://shop.example/", ["https://shop.example/"]])
+    def test_non_strings_are_refused(self, url: object) -> None:
+        """A return_url that is not a string breaks the type rule."""
+        with pytest.raises(InvalidRequest) as raised:
+            check.return_url(url)
+
+        assert ("return_url", "type") == (raised.value.field, raised.value.rule)
+
+    def test_longer_than_stripe_takes_is_refused(self) -> None:
+        """Stripe takes URLs of up to 5,000 characters."""
+        with pytest.raises(InvalidRequest) as raised:
+            check.return_url("https://shop.example/" + "a" * 4980)
+
+        assert ("too_long", 5000) == (raised.value.rule, raised.value.params["max_length"])
+
+    def test_the_longest_stripe_takes_is_accepted(self) -> None:
+        """A URL of exactly 5,000 characters is accepted."""
+        url = "https://shop.example/" + "a" * 4979
+
+        assert url == check.return_url(url)
 
     @given(
         st.sampled_from(["", "https://", "HTTPS://", "http://", "http://localhost"]).flatmap(
@@ -146,15 +168,19 @@ class TestPaymentId:
     @given(object_ids("pi_"))
     def test_payment_intent_ids_are_accepted(self, value: str) -> None:
         """A pi_ id is returned as given."""
-        assert value == check.stripe_id(value, "payment_id", "pi_")
+        assert value == check.id_of_kind(value, "payment_id")
 
     @pytest.mark.parametrize("value", ["ch_123", "cus_123", "pi_", "pi 1", "pi_1/..", None, 7])
     def test_others_are_refused_naming_the_field(self, value: object) -> None:
-        """Any other id, or no id, is refused on the named field."""
+        """Any other id, or no id, breaks the id rule on the named field, with a pi_ example."""
         with pytest.raises(InvalidRequest) as raised:
-            check.stripe_id(value, "payment_id", "pi_")
+            check.id_of_kind(value, "payment_id")
 
-        assert "payment_id" == raised.value.field
+        assert ("payment_id", "id", "pi_123abc") == (
+            raised.value.field,
+            raised.value.rule,
+            raised.value.params["example"],
+        )
 
 
 class TestReadPayment:

@@ -1,6 +1,6 @@
 """The sandbox's 3-D Secure, through the real stripe SDK, checked against Stripe's documentation.
 
-Gaps i-l of ``payflow_sandbox._three_d_secure``. The card lists are written here from Stripe's
+Points 1-4 of ``payflow_sandbox._three_d_secure``. The card lists are written here from Stripe's
 testing page (https://docs.stripe.com/testing#regulatory-cards and #three-ds-cards), not
 imported from the sandbox. The challenge page is driven as a browser would: plain GET and POST
 with httpx, no API key, no JavaScript.
@@ -229,11 +229,15 @@ def test_another_card_completes_a_failed_payment(stripe_client: stripe.StripeCli
 def test_confirm_with_an_unknown_payment_method_is_resource_missing(
     stripe_client: stripe.StripeClient,
 ) -> None:
-    """Stripe answers 404 resource_missing for a payment_method that does not exist."""
+    """Stripe answers 400 resource_missing naming payment_method for one that does not exist."""
     with pytest.raises(stripe.InvalidRequestError) as raised:
         confirm(stripe_client, intent(stripe_client), payment_method="card_doesnotexist")
 
-    assert (404, "resource_missing") == (raised.value.http_status, raised.value.code)
+    assert (400, "resource_missing", "payment_method") == (
+        raised.value.http_status,
+        raised.value.code,
+        raised.value.param,
+    )
 
 
 def test_challenge_is_answered_once(stripe_client: stripe.StripeClient) -> None:
