@@ -29,6 +29,7 @@ __all__ = [
     "RETURN_URL_LOCAL_HOSTS",
     "RETURN_URL_MAX_LENGTH",
     "RETURN_URL_PATTERN",
+    "VISIBLE_ASCII",
     "Rule",
 ]
 
@@ -61,7 +62,9 @@ ID_EXAMPLES: Final[Mapping[str, str]] = {
 # Stripe takes keys of up to 255 characters: https://docs.stripe.com/api/idempotent_requests
 # Printable ASCII without spaces keeps a key a valid header value.
 IDEMPOTENCY_KEY_MAX_LENGTH: Final = 255
-IDEMPOTENCY_KEY_PATTERN: Final = r"[\x21-\x7e]+"
+# Visible ASCII: what an HTTP header can carry without quoting (a key, a bearer token).
+VISIBLE_ASCII: Final = r"[\x21-\x7e]+"
+IDEMPOTENCY_KEY_PATTERN: Final = VISIBLE_ASCII
 
 # https://docs.stripe.com/api/refunds/create#create_refund-reason
 REFUND_REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")

@@ -56,25 +56,39 @@ class _Server(uvicorn.Server):
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _serve(server: _Server, gateway: payflow.Gateway) -> None:
+async def _serve(server: _Server, gateway: payflow.Gateway, sock: socket.socket) -> None:
     async with gateway:
         server.config.load()
-        # Measured (shared/notes/performance-findings.md): the SDK's ~36,000 long-lived objects
+        # Measured (docs/performance.md): the SDK's ~36,000 long-lived objects
         # made full collections cost ~15% of a core under load. Freeze them once everything is
         # imported and built, and collect the young generation less often.
         gc.collect()
         gc.freeze()
         gc.set_threshold(10_000, 50, 100)
-        await server.serve()
+        await server.serve(sockets=[sock])
 
 
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _refuse(message: str) -> SystemExit:
+def _refuse(message: str, status: int = 2) -> SystemExit:
     print(f"payflow serve: {message}", file=sys.stderr, flush=True)
-    return SystemExit(2)
+    return SystemExit(status)
+
+
+# The exit status when the address cannot be listened on (docs/http-api.md).
+CANNOT_LISTEN: Final = 3
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, or one line saying why there cannot be one."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise _refuse(f"cannot listen on {host}:{port}: {reason}", CANNOT_LISTEN) from None
 
 
 def _settings() -> Settings:
@@ -153,6 +167,7 @@ def run(
     Settings come from the environment (`Settings.from_env`: PAYFLOW_API_TOKEN).
     """
     settings = _settings()
+    sock = _listen(host, port)
     if access_log:
         _write_access_log()
     # Telemetry headers cost ~3% of the CPU of a request, and tell Stripe nothing we need.
@@ -176,4 +191,4 @@ def run(
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_serve(_Server(config), gateway))
+            runner.run(_serve(_Server(config), gateway, sock))

@@ -21,7 +21,7 @@ DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 MIN_API_TOKEN_LENGTH: Final = 16
 
 # What an HTTP header can carry as a bearer token without quoting: visible ASCII, no spaces.
-_TOKEN: Final = re.compile(r"[\x21-\x7e]+")
+_TOKEN: Final = re.compile(payflow.rules.VISIBLE_ASCII)
 
 
 def _currency(value: object) -> str:

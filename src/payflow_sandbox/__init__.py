@@ -20,9 +20,21 @@ import time
 from types import TracebackType
 from typing import IO, Final, Self
 
-__all__ = ["Sandbox", "SandboxError"]
+__all__ = ["SANDBOX_DEFAULT_PORT", "Sandbox", "SandboxError", "port_number"]
 
 _READY: Final = re.compile(rb"payflow sandbox listening on (http://\S+)\r?\n")
+
+# The port `payflow sandbox` listens on unless told otherwise (a `Sandbox` takes any free one).
+SANDBOX_DEFAULT_PORT: Final = 8420
+
+
+def port_number(value: object) -> int:
+    """A TCP port to listen on: a whole number from 0 (any free port) to 65535."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError(f"the port must be a whole number from 0 to 65535, not {value!r}")
+    return value
 
 
 class SandboxError(RuntimeError):
@@ -38,8 +50,7 @@ class Sandbox:
     def __init__(
         self, port: int = 0, host: str = "127.0.0.1", *, startup_timeout: float = 30.0
     ) -> None:
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"Sandbox port must be an int between 0 and 65535, not {port!r}")
+        port_number(port)
         if not host or any(c.isspace() for c in host):
             raise ValueError(f"Sandbox host must be a host name or address, not {host!r}")
         self.host: Final = host

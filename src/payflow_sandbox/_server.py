@@ -17,7 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
+from payflow_sandbox import port_number
+
 READY_PREFIX = "payflow sandbox listening on "
+# The exit status when the address cannot be listened on (as `payflow serve`'s).
+CANNOT_LISTEN = 3
 DEFAULT_HOST = "127.0.0.1"
 
 
@@ -82,9 +86,11 @@ async def serve(
                 file=sys.stderr,
                 flush=True,
             )
-            return 1
-        bound_port = runner.addresses[0][1]
-        print(READY_PREFIX + url_for(host, bound_port), flush=True)
+            return CANNOT_LISTEN
+        url = url_for(host, runner.addresses[0][1])
+        print(READY_PREFIX + url, flush=True)
+        # For a person at a terminal; launchers read only stdout's line.
+        print(f"  export STRIPE_API_BASE={url} STRIPE_SECRET_KEY=sk_test_sandbox", file=sys.stderr)
         if exit_on_stdin_eof:
             # The launcher holds our stdin open: if it dies without stopping us, we stop too.
             loop.add_reader(sys.stdin.fileno(), _stop_on_eof, stop)
@@ -111,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         help="interface to listen on (default: %(default)s, loopback only)",
     )
     parser.add_argument(
-        "--port", type=int, default=0, help="port to listen on (default: 0, any free port)"
+        "--port", default="0", help="port to listen on (default: %(default)s, any free port)"
     )
     parser.add_argument(
         "--access-log",
@@ -120,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not 0 <= args.port <= 65535:
-        parser.error(f"--port must be between 0 and 65535, not {args.port}")
+    try:
+        port = port_number(args.port)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
     if args.access_log:
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(
             serve(
                 args.host,
-                args.port,
+                port,
                 access_log=args.access_log,
                 exit_on_stdin_eof=args.exit_on_stdin_eof,
             )

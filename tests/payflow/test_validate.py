@@ -418,3 +418,61 @@ class TestReason:
             info.value.field,
             info.value.message,
         )
+
+
+class TestRulesAndParameters:
+    """Each refusal names the rule it broke with the rule's parameters, so an adapter can say
+    what would be accepted in any language (docs: https://docs.stripe.com/api/customers/create,
+    https://docs.stripe.com/api/refunds/create, https://docs.stripe.com/currencies)."""
+
+    @pytest.mark.parametrize(
+        ("refuse", "expected"),
+        [
+            (lambda: check.email("no"), ("email", "email", {})),
+            (lambda: check.email(" "), ("email", "empty", {})),
+            (lambda: check.optional_text("x" * 257, "name", max_length=256),
+             ("name", "too_long", {"max_length": 256})),
+            (lambda: check.object_id(VISA, "source"),
+             ("source", "id", {"example": "tok_123abc"})),
+            (lambda: check.object_id("x", "charge_id"),
+             ("charge_id", "id", {"example": "ch_123abc"})),
+            (lambda: card(number="42"),
+             ("number", "card_number", {"min_digits": 12, "max_digits": 19})),
+            (lambda: card(number="4242424242424241"), ("number", "luhn", {})),
+            (lambda: card(exp_month=13), ("exp_month", "range", {"minimum": 1, "maximum": 12})),
+            (lambda: card(exp_year=2020), ("exp_year", "expired", {})),
+            (lambda: card(cvc="12"), ("cvc", "cvc", {"min_digits": 3, "max_digits": 4})),
+            (lambda: check.chargeable(Money(Decimal("0.49"))),
+             ("amount", "below_minimum", {"minimum": Decimal("0.50"), "currency": "eur"})),
+            (lambda: check.chargeable(Money(49, "jpy")),
+             ("amount", "below_minimum", {"minimum": Decimal("50"), "currency": "jpy"})),
+            (lambda: check.chargeable(Money(Decimal("1000000"))),
+             ("amount", "above_maximum", {"maximum": Decimal("999999.99"), "currency": "eur"})),
+            (lambda: check.refundable(Money(0)), ("amount", "zero", {})),
+            (lambda: check.reason("because"), ("reason", "choice", {
+                "allowed": ("duplicate", "fraudulent", "requested_by_customer")})),
+            (lambda: check.idempotency_key("k" * 250, namespace="payflow:x:"),
+             ("idempotency_key", "idempotency_key", {"max_length": 245})),
+            (lambda: Money(Decimal("1.005")),
+             ("amount", "decimal_places", {"places": 2, "currency": "eur"})),
+            (lambda: Money(Decimal("-1")), ("amount", "negative", {})),
+        ],
+    )  # fmt: skip
+    def test_the_rule_and_its_parameters(self, refuse: Any, expected: tuple[Any, ...]) -> None:
+        with pytest.raises(InvalidRequest) as info:
+            refuse()
+
+        assert expected == (info.value.field, info.value.rule, dict(info.value.params))
+
+    @given(st.text(max_size=300))
+    def test_the_namespaced_key_stays_within_stripes_255(self, key: str) -> None:
+        """A key is accepted with its namespace only if the whole is at most 255 printable
+        ASCII characters (https://docs.stripe.com/api/idempotent_requests)."""
+        namespace = "payflow:payments.confirm:"
+        fits = 0 < len(key) <= 255 - len(namespace) and all(33 <= ord(c) <= 126 for c in key)
+        try:
+            accepted = check.idempotency_key(key, namespace=namespace)
+        except InvalidRequest:
+            assert not fits
+        else:
+            assert (True, namespace + key) == (fits, accepted)

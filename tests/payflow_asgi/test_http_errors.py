@@ -498,3 +498,52 @@ async def test_hostile_bodies_are_never_5xx(post: Post, path: str, body: bytes) 
         response.status_code < 500,
         {"status", "message"} <= set(response.json()),
     )
+
+
+# --- which object is missing ---
+
+
+async def test_a_missing_object_is_named_on_every_route(
+    post: Post, customer_id: str, card_id: str
+) -> None:
+    """A 404 names the field whose object does not exist, and says what kind of object it is
+    (Stripe names the parameter, or "id" for the object of the URL:
+    https://docs.stripe.com/api/errors)."""
+    token = await new_token(post)
+    cases = {
+        ("/api/cards/assign", "userId"): {"userId": "cus_missing", "source": token},
+        ("/api/cards/assign", "source"): {"userId": customer_id, "source": "tok_missing"},
+        ("/api/payments", "customer_id"): {
+            "customer_id": "cus_missing", "amount": 5, "payment_method": card_id},
+        ("/api/payments", "payment_method"): {
+            "customer_id": customer_id, "amount": 5, "payment_method": "card_missing"},
+        ("/api/payments/confirm", "paymentId"): {"paymentId": "pi_missing"},
+        ("/api/payments/refund", "chargeId"): {"chargeId": "ch_missing"},
+    }  # fmt: skip
+    answers = {
+        case: await post(case[0], body, {"Accept-Language": "en"}) for case, body in cases.items()
+    }
+
+    assert {case: (404, "not_found", case[1]) for case in cases} == {
+        case: (answer.status_code, error_of(answer)[1]["code"], error_of(answer)[1]["field"])
+        for case, answer in answers.items()
+    }
+    assert (
+        "No customer exists with the id given in “userId”."
+        == answers[("/api/cards/assign", "userId")].json()["message"]
+    )
+    assert (
+        "No existe el token indicado en «source»."
+        == (await post("/api/cards/assign", cases[("/api/cards/assign", "source")])).json()[
+            "message"
+        ]
+    )
+
+
+async def test_a_card_number_as_source_is_told_a_token_is_expected(post: Post) -> None:
+    """An id field's message shows the kind of id that field takes: tok_ for source."""
+    response = await post("/api/cards/assign", {"userId": "cus_1", "source": VISA})
+
+    assert (400, {"code": "invalid_request", "field": "source"}) == error_of(response)
+    assert "tok_123abc" in response.json()["message"]
+    assert VISA not in response.text
