@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -83,7 +83,7 @@ class RedirectToUrl:
     # Stripe's authentication URLs may carry a secret of the payment: out of the repr.
     url: str = attrs.field(repr=False)
     return_url: str | None
-    type: Literal["redirect_to_url"] = "redirect_to_url"
+    type: ClassVar[Literal["redirect_to_url"]] = "redirect_to_url"
 
 
 @attrs.frozen
@@ -91,7 +91,7 @@ class UseStripeSdk:
     """Stripe.js must run the authentication in the payer's browser, with the client secret
     (`stripe.handleNextAction({clientSecret})`)."""
 
-    type: Literal["use_stripe_sdk"] = "use_stripe_sdk"
+    type: ClassVar[Literal["use_stripe_sdk"]] = "use_stripe_sdk"
 
 
 @attrs.frozen
@@ -122,8 +122,8 @@ class Payment:
     """A Stripe PaymentIntent. Ship the goods only when `status == "succeeded"`.
 
     `charges` is empty until it is confirmed; `amount_refunded` is what its charge has given back
-    so far. `client_secret` is for the payer's browser
-    (Stripe.js) and nothing else: it is never in the repr.
+    so far. `client_secret` is for the payer's browser (Stripe.js) and nothing else: it is never
+    in the repr.
     """
 
     id: str

@@ -234,7 +234,9 @@ def return_url(value: object) -> str | None:
             params={"max_length": rules.RETURN_URL_MAX_LENGTH},
         )
     refused = InvalidRequest(
-        "return_url must be an absolute https:// URL (http:// only to localhost or 127.0.0.1)",
+        "return_url must be an absolute https:// URL (http:// only to "
+        + " or ".join(rules.RETURN_URL_LOCAL_HOSTS)
+        + ")",
         field="return_url",
         rule="return_url",
         params={"local_hosts": rules.RETURN_URL_LOCAL_HOSTS},
