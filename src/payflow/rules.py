@@ -103,5 +103,4 @@ Rule = Literal[
     "zero",  # a refund of nothing
     "choice",  # not one of the allowed values (params: allowed)
     "idempotency_key",  # params: max_length
-    "return_url",  # not an absolute https URL, nor http to a local host (params: local_hosts)
 ]

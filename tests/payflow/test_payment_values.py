@@ -117,10 +117,9 @@ class TestReturnUrl:
         with pytest.raises(InvalidRequest) as raised:
             check.return_url(url)
 
-        assert ("return_url", "return_url", ("localhost", "127.0.0.1")) == (
+        assert ("return_url", True) == (
             raised.value.field,
-            raised.value.rule,
-            raised.value.params["local_hosts"],
+            "localhost or 127.0.0.1" in raised.value.message,
         )
 
     @pytest.mark.parametrize("url", [42, b"https://shop.example/", ["https://shop.example/"]])
