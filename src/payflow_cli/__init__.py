@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import entry_points
 from typing import NoReturn
 
 from payflow_sandbox import SANDBOX_DEFAULT_PORT, port_number
@@ -30,10 +30,11 @@ def _port(text: str) -> int:
 
 
 def _version() -> str:
-    try:
-        return version("payflow")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree, not installed
-        return "unknown"
+    # The distribution that installed this command, whatever its name on PyPI.
+    for script in entry_points(group="console_scripts", name="payflow"):
+        if script.value.startswith(f"{__name__}:") and script.dist is not None:
+            return script.dist.version
+    return "unknown (not installed)"
 
 
 def _environment() -> str:

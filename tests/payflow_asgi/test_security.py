@@ -485,7 +485,7 @@ def test_payflow_sandbox_listens_on_127_0_0_1_only_by_default() -> None:
         process.terminate()
         process.communicate(timeout=15)
 
-    assert (f"Stripe sandbox on http://127.0.0.1:{port}\n", (True, False, False)) == (
+    assert (f"payflow sandbox listening on http://127.0.0.1:{port}\n", (True, False, False)) == (
         announced,
         reachable,
     )

@@ -61,7 +61,7 @@ def test_busy_port_is_a_clear_error(listening_socket: socket.socket) -> None:
 @pytest.mark.parametrize("port", [-1, 65536, True])
 def test_invalid_port_is_rejected(port: int) -> None:
     """A port outside 0..65535 (or not an int) is a ValueError before anything is spawned."""
-    with pytest.raises(ValueError, match="port must be an int between 0 and 65535"):
+    with pytest.raises(ValueError, match="port must be a whole number from 0 to 65535"):
         Sandbox(port=port)
 
 
@@ -81,7 +81,8 @@ def test_stop_ends_the_process() -> None:
 
 
 def test_ready_line_is_printed_once_on_stdout() -> None:
-    """The process prints exactly 'payflow sandbox listening on http://HOST:PORT' and exits 0 on SIGTERM."""  # noqa: E501
+    """The process prints exactly 'payflow sandbox listening on http://HOST:PORT' on stdout, the
+    export line for a person on stderr, and exits 0 on SIGTERM."""
     process = subprocess.Popen(
         [sys.executable, "-m", "payflow_sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -97,7 +98,9 @@ def test_ready_line_is_printed_once_on_stdout() -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert (stdout, stderr, process.returncode) == (b"", b"", 0)
+    url = line.removeprefix("payflow sandbox listening on ").strip()
+    export = f"  export STRIPE_API_BASE={url} STRIPE_SECRET_KEY=sk_test_sandbox\n"
+    assert (stdout, stderr.decode(), process.returncode) == (b"", export, 0)
 
 
 def test_importing_the_launcher_does_not_import_localstripe() -> None:

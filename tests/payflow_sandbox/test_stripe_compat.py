@@ -1,6 +1,6 @@
 """The sandbox answers the payflow workflow as real Stripe does, through the real stripe SDK.
 
-Each compatibility test names the real Stripe behaviour it reproduces (gaps a-h of
+Each compatibility test names the real Stripe behaviour it reproduces (gaps a-i of
 ``payflow_sandbox._compat``).
 """
 
@@ -498,3 +498,38 @@ def test_every_answer_carries_its_own_request_id(stripe_client: stripe.StripeCli
         len(set(ids)),
         all(isinstance(i, str) and i.startswith("req_") for i in ids),
     )
+
+
+# ---------------------------------------------------------------------------- i. which id
+
+
+def test_an_unknown_id_in_the_url_names_id(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/api/errors: `param`, "the parameter the error relates
+    to"): an unknown id in the URL is a 404 resource_missing with param "id"."""
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        call(stripe_client, "post", "/v1/customers/cus_missing/sources", source="tok_visa")
+
+    assert (404, "resource_missing", "id") == (
+        raised.value.http_status, raised.value.code, raised.value.param
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("param", ["source", "customer"])
+def test_an_unknown_id_given_as_a_parameter_is_a_400_naming_it(
+    stripe_client: stripe.StripeClient, param: str
+) -> None:
+    """An unknown id given as a parameter is a 400 resource_missing naming that parameter, as
+    Stripe answers `"param": "customer"` for an unknown customer."""
+    owner = customer(stripe_client)
+    params: dict[str, object]
+    if param == "source":
+        path, params = f"/v1/customers/{owner}/sources", {"source": "tok_missing"}
+    else:
+        path, params = "/v1/payment_intents", {
+            "amount": 500, "currency": "eur", "customer": "cus_missing"}  # fmt: skip
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        call(stripe_client, "post", path, **params)
+
+    assert (400, "resource_missing", param) == (
+        raised.value.http_status, raised.value.code, raised.value.param
+    )  # fmt: skip
