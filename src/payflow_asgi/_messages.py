@@ -30,6 +30,21 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
     "payments": {"es": "Intento de pago creado correctamente", "en": "Payment intent created"},
     "payments.confirm": {"es": "Pago confirmado correctamente", "en": "Payment confirmed"},
     "payments.refund": {"es": "Reembolso creado correctamente", "en": "Refund created"},
+    # A confirmation that has not (yet) moved the money never says "confirmed".
+    "payments.confirm.requires_action": {
+        "es": "El pago requiere la autenticación del titular de la tarjeta (3-D Secure)",
+        "en": "The payment requires the cardholder's authentication (3-D Secure)",
+    },
+    "payments.confirm.processing": {
+        "es": "El pago se está procesando; su resultado llegará más tarde",
+        "en": "The payment is processing; its outcome will come later",
+    },
+    "payments.confirm.unfinished": {
+        "es": "El pago no se ha completado; consulte su estado en «status»",
+        "en": "The payment is not complete; see its “status”",
+    },
+    "payments.get": {"es": "Estado del pago", "en": "Payment status"},
+    "payments.cancel": {"es": "Pago cancelado correctamente", "en": "Payment canceled"},
     "health": {"es": "Servicio disponible", "en": "Service available"},
     # --- the request's shape, checked by the adapter ---
     "unsupported_media_type": {
