@@ -219,20 +219,7 @@ def return_url(value: object) -> str | None:
     None stays None."""
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidRequest(
-            "return_url must be a string",
-            field="return_url",
-            rule="type",
-            params={"expected": "string"},
-        )
-    if len(value) > rules.RETURN_URL_MAX_LENGTH:
-        raise InvalidRequest(
-            f"return_url is longer than {rules.RETURN_URL_MAX_LENGTH} characters",
-            field="return_url",
-            rule="too_long",
-            params={"max_length": rules.RETURN_URL_MAX_LENGTH},
-        )
+    url = _text(value, "return_url", max_length=rules.RETURN_URL_MAX_LENGTH)
     # No rule of its own yet: a Rule needs its message in the HTTP catalog, which comes with the
     # route that takes a returnUrl.
     refused = InvalidRequest(
@@ -241,10 +228,10 @@ def return_url(value: object) -> str | None:
         + ")",
         field="return_url",
     )
-    if not _RETURN_URL.fullmatch(value):
+    if not _RETURN_URL.fullmatch(url):
         raise refused
     try:
-        parts = urlsplit(value)
+        parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not one
     except ValueError:
         raise refused from None
@@ -252,7 +239,7 @@ def return_url(value: object) -> str | None:
     local = parts.scheme == "http" and host in rules.RETURN_URL_LOCAL_HOSTS
     if not host or parts.username is not None or not (parts.scheme == "https" or local):
         raise refused
-    return value
+    return url
 
 
 def id_of_kind(value: object, field: str) -> str:

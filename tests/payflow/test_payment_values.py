@@ -109,7 +109,6 @@ class TestReturnUrl:
             "https://shop.example\\@evil.example/",
             "https://shop.example/\n",
             "https://tienda.example/señal",
-            "",
         ],
     )
     def test_others_are_refused_naming_the_field(self, url: str) -> None:
@@ -122,13 +121,16 @@ class TestReturnUrl:
             "localhost or 127.0.0.1" in raised.value.message,
         )
 
-    @pytest.mark.parametrize("url", [42, b"https://shop.example/", ["https://shop.example/"]])
-    def test_non_strings_are_refused(self, url: object) -> None:
-        """A return_url that is not a string breaks the type rule."""
+    @pytest.mark.parametrize(
+        ("url", "rule"),
+        [(42, "type"), (b"https://shop.example/", "type"), ("", "empty"), ("  ", "empty")],
+    )
+    def test_non_strings_and_blanks_break_the_text_rules(self, url: object, rule: str) -> None:
+        """A return_url that is not a string, or is blank, breaks the rules of any text."""
         with pytest.raises(InvalidRequest) as raised:
             check.return_url(url)
 
-        assert ("return_url", "type") == (raised.value.field, raised.value.rule)
+        assert ("return_url", rule) == (raised.value.field, raised.value.rule)
 
     def test_longer_than_stripe_takes_is_refused(self) -> None:
         """Stripe takes URLs of up to 5,000 characters."""
