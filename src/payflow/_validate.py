@@ -220,13 +220,13 @@ def return_url(value: object) -> str | None:
     if value is None:
         return None
     url = _text(value, "return_url", max_length=rules.RETURN_URL_MAX_LENGTH)
-    # No rule of its own yet: a Rule needs its message in the HTTP catalog, which comes with the
-    # route that takes a returnUrl.
     refused = InvalidRequest(
         "return_url must be an absolute https:// URL (http:// only to "
         + " or ".join(rules.RETURN_URL_LOCAL_HOSTS)
         + ")",
         field="return_url",
+        rule="return_url",
+        params={"local_hosts": rules.RETURN_URL_LOCAL_HOSTS},
     )
     if not _RETURN_URL.fullmatch(url):
         raise refused

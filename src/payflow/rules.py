@@ -103,4 +103,5 @@ Rule = Literal[
     "zero",  # a refund of nothing
     "choice",  # not one of the allowed values (params: allowed)
     "idempotency_key",  # params: max_length
+    "return_url",  # not https://, nor http:// to a local host (params: local_hosts)
 ]

@@ -47,6 +47,7 @@ SAMPLE_PARAMS: dict[str, object] = {
     "allowed": ("duplicate", "fraudulent", "requested_by_customer"),
     "object": "el cliente",
     "allow": "POST",
+    "local_hosts": ("localhost", "127.0.0.1"),
 }
 
 

@@ -225,9 +225,17 @@ def test_cancel_and_an_unknown_payment(http: httpx.Client) -> None:
 )
 def test_a_return_url_that_is_not_https_is_a_400_naming_it(http: httpx.Client, url: str) -> None:
     """returnUrl must be https://, or http:// to localhost or 127.0.0.1."""
-    response = http.post("/api/payments/confirm", json={"paymentId": "pi_1", "returnUrl": url})
+    response = http.post(
+        "/api/payments/confirm",
+        json={"paymentId": "pi_1", "returnUrl": url},
+        headers={"Accept-Language": "en"},
+    )
 
     assert (400, "returnUrl") == (response.status_code, response.json()["error"]["field"])
+    assert (
+        "The field “returnUrl” must be an absolute https:// address (http:// only to “localhost”"
+        " or “127.0.0.1”, for development)."
+    ) == response.json()["message"]
 
 
 @pytest.mark.parametrize("status", get_args(payflow.PaymentStatus))
