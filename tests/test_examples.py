@@ -17,9 +17,9 @@ class HasUrl(Protocol):
     url: str
 
 
-@pytest.mark.parametrize("name", ["six_steps.py", "six_steps_async.py"])
+@pytest.mark.parametrize("name", ["six_steps.py", "six_steps_async.py", "three_d_secure.py"])
 def test_example_runs(sandbox: HasUrl, name: str) -> None:
-    """Each example walks the six steps against `payflow sandbox` and exits 0."""
+    """Each example runs against `payflow sandbox`, exits 0 and ends with a succeeded payment."""
     env = {**os.environ, "STRIPE_SECRET_KEY": "sk_test_sandbox", "STRIPE_API_BASE": sandbox.url}
     result = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],

@@ -1,4 +1,4 @@
-"""payflow: exact, typed, safe Stripe card payments in six steps, sync and async."""
+"""payflow: exact, typed, safe Stripe card payments (3-D Secure included), sync and async."""
 
 from . import rules
 from ._errors import (
@@ -20,11 +20,26 @@ from ._errors import (
     StripeUnavailable,
 )
 from ._gateway import Gateway, last_stripe_request_id
-from ._models import Card, CardToken, Charge, Customer, Payment, Refund
+from ._models import (
+    Card,
+    CardToken,
+    Charge,
+    Customer,
+    NextAction,
+    OtherAction,
+    Payment,
+    PaymentError,
+    PaymentStatus,
+    RedirectToUrl,
+    Refund,
+    UseStripeSdk,
+)
 from ._money import Money
 from ._steps import (
     assign_card,
     assign_card_async,
+    cancel_payment,
+    cancel_payment_async,
     confirm_payment,
     confirm_payment_async,
     create_card_token,
@@ -33,6 +48,8 @@ from ._steps import (
     create_customer_async,
     create_payment,
     create_payment_async,
+    get_payment,
+    get_payment_async,
     refund,
     refund_async,
 )
@@ -52,19 +69,27 @@ __all__ = [
     "InvalidAmount",
     "InvalidRequest",
     "Money",
+    "NextAction",
     "NotFound",
+    "OtherAction",
     "PayflowError",
     "Payment",
+    "PaymentError",
+    "PaymentStatus",
     "RateLimited",
     "RawCardDataRefused",
+    "RedirectToUrl",
     "Refund",
     "StripeFailure",
     "StripeRejected",
     "StripeServerError",
     "StripeTimeout",
     "StripeUnavailable",
+    "UseStripeSdk",
     "assign_card",
     "assign_card_async",
+    "cancel_payment",
+    "cancel_payment_async",
     "confirm_payment",
     "confirm_payment_async",
     "create_card_token",
@@ -73,6 +98,8 @@ __all__ = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "get_payment",
+    "get_payment_async",
     "idempotency_key",
     "last_stripe_request_id",
     "refund",

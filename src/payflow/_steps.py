@@ -1,4 +1,4 @@
-"""The six steps of a card payment, each as a sync function and its `_async` twin.
+"""The steps of a card payment, each as a sync function and its `_async` twin.
 
 Each twin pair shares one private function that validates the input (before any I/O) and builds
 the one Stripe request with the parser for its answer; the twins differ only in how they send it.
@@ -22,6 +22,8 @@ from ._stripe_api import Call, Json
 __all__ = [
     "assign_card",
     "assign_card_async",
+    "cancel_payment",
+    "cancel_payment_async",
     "confirm_payment",
     "confirm_payment_async",
     "create_card_token",
@@ -30,6 +32,8 @@ __all__ = [
     "create_customer_async",
     "create_payment",
     "create_payment_async",
+    "get_payment",
+    "get_payment_async",
     "refund",
     "refund_async",
 ]
@@ -95,11 +99,39 @@ def _payment(
     return Call("post", "/v1/payment_intents", params, _key(key)), api.payment
 
 
-def _confirm(payment_id: str, key: str | None) -> Request[Payment]:
-    path = api.path("/v1/payment_intents/{}/confirm", check.object_id(payment_id, "payment_id"))
-    # PaymentIntents have no `charges` list in the API version stripe 16 pins: expand the
-    # latest charge to get it in the same request.
-    return Call("post", path, {"expand": ["latest_charge"]}, _key(key)), api.payment
+# PaymentIntents have no `charges` list in the API version stripe 16 pins: each request for a
+# payment expands its latest charge, to get it (and what it refunded) in the same request.
+def _with_charge() -> dict[str, object]:
+    return {"expand": ["latest_charge"]}
+
+
+def _payment_path(template: str, payment_id: str) -> str:
+    return api.path(template, check.id_of_kind(payment_id, "payment_id"))
+
+
+def _confirm(
+    payment_id: str, return_url: str | None, payment_method: str | None, key: str | None
+) -> Request[Payment]:
+    path = _payment_path("/v1/payment_intents/{}/confirm", payment_id)
+    params = _with_charge()
+    # Without a return_url, a payment that needs 3-D Secure asks for Stripe.js (use_stripe_sdk);
+    # with one, for a redirect to the bank's page and back.
+    if (url := check.return_url(return_url)) is not None:
+        params["return_url"] = url
+    # Another card for a payment whose first one failed (requires_payment_method).
+    if payment_method is not None:
+        params["payment_method"] = check.object_id(payment_method, "payment_method")
+    return Call("post", path, params, _key(key)), api.payment
+
+
+def _get(payment_id: str) -> Request[Payment]:
+    path = _payment_path("/v1/payment_intents/{}", payment_id)
+    return Call("get", path, _with_charge()), api.payment
+
+
+def _cancel(payment_id: str, key: str | None) -> Request[Payment]:
+    path = _payment_path("/v1/payment_intents/{}/cancel", payment_id)
+    return Call("post", path, _with_charge(), _key(key)), api.payment
 
 
 def _refund(
@@ -176,16 +208,44 @@ async def create_payment_async(
     return await gw.send_async(*_payment(customer_id, amount, payment_method, idempotency_key))
 
 
-def confirm_payment(gw: Gateway, payment_id: str, *, idempotency_key: str | None = None) -> Payment:
-    """Confirm a PaymentIntent; the result carries its charge."""
-    return gw.send(*_confirm(payment_id, idempotency_key))
+def confirm_payment(
+    gw: Gateway, payment_id: str, *, return_url: str | None = None,
+    payment_method: str | None = None, idempotency_key: str | None = None,
+) -> Payment:  # fmt: skip
+    """Confirm a PaymentIntent. Paid only if its `status` is `succeeded` (with its charge);
+    `requires_action` means the payer must authenticate first (`next_action`)."""
+    return gw.send(*_confirm(payment_id, return_url, payment_method, idempotency_key))
 
 
 async def confirm_payment_async(
+    gw: Gateway, payment_id: str, *, return_url: str | None = None,
+    payment_method: str | None = None, idempotency_key: str | None = None,
+) -> Payment:  # fmt: skip
+    """Confirm a PaymentIntent. Paid only if its `status` is `succeeded` (with its charge);
+    `requires_action` means the payer must authenticate first (`next_action`)."""
+    return await gw.send_async(*_confirm(payment_id, return_url, payment_method, idempotency_key))
+
+
+def get_payment(gw: Gateway, payment_id: str) -> Payment:
+    """A PaymentIntent as it is now: status, charge, amount refunded, next action, last error."""
+    return gw.send(*_get(payment_id))
+
+
+async def get_payment_async(gw: Gateway, payment_id: str) -> Payment:
+    """A PaymentIntent as it is now: status, charge, amount refunded, next action, last error."""
+    return await gw.send_async(*_get(payment_id))
+
+
+def cancel_payment(gw: Gateway, payment_id: str, *, idempotency_key: str | None = None) -> Payment:
+    """Cancel a PaymentIntent that will not be completed (any status but succeeded/canceled)."""
+    return gw.send(*_cancel(payment_id, idempotency_key))
+
+
+async def cancel_payment_async(
     gw: Gateway, payment_id: str, *, idempotency_key: str | None = None
 ) -> Payment:
-    """Confirm a PaymentIntent; the result carries its charge."""
-    return await gw.send_async(*_confirm(payment_id, idempotency_key))
+    """Cancel a PaymentIntent that will not be completed (any status but succeeded/canceled)."""
+    return await gw.send_async(*_cancel(payment_id, idempotency_key))
 
 
 def refund(

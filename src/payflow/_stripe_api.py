@@ -7,15 +7,30 @@ Pure functions: nothing here does I/O. The parsers take Stripe's JSON as plain d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final, cast, get_args
 from urllib.parse import quote
 
 import attrs
 
-from ._models import Card, CardToken, Charge, Customer, Payment, Refund
+from ._models import (
+    Card,
+    CardToken,
+    Charge,
+    Customer,
+    NextAction,
+    OtherAction,
+    Payment,
+    PaymentError,
+    PaymentStatus,
+    RedirectToUrl,
+    Refund,
+    UseStripeSdk,
+)
 from ._money import Money
 
 __all__ = ["Call", "card", "card_token", "charge", "customer", "payment", "refund"]
+
+_STATUSES: Final[frozenset[str]] = frozenset(get_args(PaymentStatus))
 
 Json = Mapping[str, Any]
 
@@ -71,20 +86,55 @@ def charge(data: Json) -> Charge:
                   status=data["status"])  # fmt: skip
 
 
+def _status(value: object) -> PaymentStatus:
+    # An unknown status is an answer payflow cannot read, never one it guesses at.
+    if value not in _STATUSES:
+        raise ValueError("unknown PaymentIntent status")
+    return cast(PaymentStatus, value)
+
+
+# https://docs.stripe.com/api/payment_intents/object#payment_intent_object-next_action
+def _next_action(data: Json | None) -> NextAction | None:
+    if data is None:
+        return None
+    kind = data["type"]
+    if kind == "redirect_to_url":
+        redirect = data["redirect_to_url"]
+        return RedirectToUrl(url=redirect["url"], return_url=redirect.get("return_url"))
+    if kind == "use_stripe_sdk":
+        return UseStripeSdk()
+    return OtherAction(type=str(kind))
+
+
+def _payment_error(data: Json | None) -> PaymentError | None:
+    if data is None:
+        return None
+    return PaymentError(code=data.get("code"), decline_code=data.get("decline_code"),
+                        message=data.get("message"))  # fmt: skip
+
+
 def payment(data: Json) -> Payment:
     latest = data.get("latest_charge")
     if isinstance(latest, Mapping):
         charges: tuple[Charge, ...] = (charge(latest),)
+        refunded = latest.get("amount_refunded") or 0
     else:
         # Older API versions list charges; a bare latest_charge id carries no details.
-        charges = tuple(charge(c) for c in (data.get("charges") or {}).get("data", ()))
+        listed = (data.get("charges") or {}).get("data", ())
+        charges = tuple(charge(c) for c in listed)
+        refunded = sum(c.get("amount_refunded") or 0 for c in listed)
+    amount = _money(data)
     return Payment(
         id=data["id"],
-        amount=_money(data),
-        status=data["status"],
+        amount=amount,
+        status=_status(data["status"]),
         customer_id=_id(data.get("customer")),
         payment_method=_id(data.get("payment_method")),
         charges=charges,
+        amount_refunded=_money({"amount": refunded, "currency": amount.currency}),
+        next_action=_next_action(data.get("next_action")),
+        last_payment_error=_payment_error(data.get("last_payment_error")),
+        client_secret=data.get("client_secret"),
     )
 
 

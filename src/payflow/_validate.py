@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Final
+from urllib.parse import urlsplit
 
 from . import rules
 from ._errors import InvalidAmount, InvalidRequest
@@ -18,11 +19,13 @@ __all__ = [
     "card",
     "chargeable",
     "email",
+    "id_of_kind",
     "idempotency_key",
     "object_id",
     "optional_text",
     "reason",
     "refundable",
+    "return_url",
 ]
 
 _EMAIL: Final = re.compile(rules.EMAIL_PATTERN)
@@ -63,16 +66,20 @@ def optional_text(value: object, field: str, *, max_length: int) -> str | None:
     return None if value is None else _text(value, field, max_length=max_length)
 
 
+def _not_an_id(field: str) -> InvalidRequest:
+    example = rules.ID_EXAMPLES.get(field, "cus_123abc")
+    return InvalidRequest(
+        f"{field} must be a Stripe id such as {example}",
+        field=field,
+        rule="id",
+        params={"example": example},
+    )
+
+
 def object_id(value: object, field: str) -> str:
     """A Stripe id."""
     if not isinstance(value, str) or not _ID.fullmatch(value):
-        example = rules.ID_EXAMPLES.get(field, "cus_123abc")
-        raise InvalidRequest(
-            f"{field} must be a Stripe id such as {example}",
-            field=field,
-            rule="id",
-            params={"example": example},
-        )
+        raise _not_an_id(field)
     return value
 
 
@@ -202,3 +209,43 @@ def reason(value: object) -> str | None:
         rule="choice",
         params={"allowed": rules.REFUND_REASONS},
     )
+
+
+_RETURN_URL: Final = re.compile(rules.RETURN_URL_PATTERN)
+
+
+def return_url(value: object) -> str | None:
+    """An absolute https:// URL, or http:// to a local host (`rules.RETURN_URL_LOCAL_HOSTS`);
+    None stays None."""
+    if value is None:
+        return None
+    url = _text(value, "return_url", max_length=rules.RETURN_URL_MAX_LENGTH)
+    refused = InvalidRequest(
+        "return_url must be an absolute https:// URL (http:// only to "
+        + " or ".join(rules.RETURN_URL_LOCAL_HOSTS)
+        + ")",
+        field="return_url",
+        rule="return_url",
+        params={"local_hosts": rules.RETURN_URL_LOCAL_HOSTS},
+    )
+    if not _RETURN_URL.fullmatch(url):
+        raise refused
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:
+        raise refused from None
+    host = parts.hostname
+    local = parts.scheme == "http" and host in rules.RETURN_URL_LOCAL_HOSTS
+    if not host or parts.username is not None or not (parts.scheme == "https" or local):
+        raise refused
+    return url
+
+
+def id_of_kind(value: object, field: str) -> str:
+    """A Stripe id of the kind `field` names, told by its example's prefix (`pi_` for
+    `payment_id`: a charge id there is refused before it reaches Stripe)."""
+    checked = object_id(value, field)
+    if not checked.startswith(rules.ID_EXAMPLES[field].split("_", 1)[0] + "_"):
+        raise _not_an_id(field)
+    return checked

@@ -26,6 +26,9 @@ __all__ = [
     "NAME_MAX_LENGTH",
     "PHONE_MAX_LENGTH",
     "REFUND_REASONS",
+    "RETURN_URL_LOCAL_HOSTS",
+    "RETURN_URL_MAX_LENGTH",
+    "RETURN_URL_PATTERN",
     "VISIBLE_ASCII",
     "Rule",
 ]
@@ -66,6 +69,14 @@ IDEMPOTENCY_KEY_PATTERN: Final = VISIBLE_ASCII
 # https://docs.stripe.com/api/refunds/create#create_refund-reason
 REFUND_REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")
 
+# Where Stripe may send the payer's browser back after 3-D Secure: an absolute https URL, or a
+# plain http one only to this machine, for development. At most 5,000 characters (Stripe's limit
+# on such strings), only the characters RFC 3986 allows in a URL: no spaces, no backslashes, no
+# raw non-ASCII.
+RETURN_URL_MAX_LENGTH: Final = 5000
+RETURN_URL_LOCAL_HOSTS: Final = ("localhost", "127.0.0.1")
+RETURN_URL_PATTERN: Final = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"
+
 # A Money holds fewer than this many digits before the point (10**18 major units, far above any
 # amount Stripe charges), so that every operation on it costs microseconds whatever its exponent.
 MONEY_MAX_INTEGER_DIGITS: Final = 18
@@ -92,4 +103,5 @@ Rule = Literal[
     "zero",  # a refund of nothing
     "choice",  # not one of the allowed values (params: allowed)
     "idempotency_key",  # params: max_length
+    "return_url",  # not https://, nor http:// to a local host (params: local_hosts)
 ]

@@ -65,24 +65,32 @@ class _ApiRoute(Route):
     """A Starlette route that keeps its description, for the error handlers."""
 
     def __init__(self, spec: RouteSpec, endpoint: Endpoint, guard: Sequence[Middleware]) -> None:
-        super().__init__(spec.path, endpoint, methods=["POST"], name=spec.name, middleware=guard)
+        path, methods = spec.starlette_path, [spec.method]
+        super().__init__(path, endpoint, methods=methods, name=spec.name, middleware=guard)
         self.spec = spec
 
 
 def _endpoint(spec: RouteSpec, gateway: _Gateway, settings: Settings) -> Endpoint:
     """The endpoint of one described route."""
-    fields = [(f.argument, f.name, f.kind, f.required) for f in spec.fields]
+    fields = [(f.argument, f.name, f.kind, f.required, f.location) for f in spec.fields]
+    has_body = spec.method == "POST"
 
     async def endpoint(request: Request) -> Response:
-        data = await parse.body(request, settings.max_body_bytes)
-        arguments = {
-            argument: parse.field(data, name, kind, required=required, currency=settings.currency)
-            for argument, name, kind, required in fields
+        sent = {
+            "body": await parse.body(request, settings.max_body_bytes) if has_body else {},
+            "path": request.path_params,
         }
-        key = parse.idempotency_key(request, spec.name)
-        result = await spec.step(gateway.get(), **arguments, idempotency_key=key)
+        arguments = {
+            argument: parse.field(
+                sent[location], name, kind, required=required, currency=settings.currency
+            )
+            for argument, name, kind, required, location in fields
+        }
+        if has_body:
+            arguments["idempotency_key"] = parse.idempotency_key(request, spec.name)
+        result = await spec.step(gateway.get(), **arguments)
         language = language_of(request, settings.language)
-        return success(spec.name, spec.presenter.present(result), language)
+        return success(spec.message_for(result), spec.presenter.present(result), language)
 
     return endpoint
 

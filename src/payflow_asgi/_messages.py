@@ -30,6 +30,21 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
     "payments": {"es": "Intento de pago creado correctamente", "en": "Payment intent created"},
     "payments.confirm": {"es": "Pago confirmado correctamente", "en": "Payment confirmed"},
     "payments.refund": {"es": "Reembolso creado correctamente", "en": "Refund created"},
+    # A confirmation that has not (yet) moved the money never says "confirmed".
+    "payments.confirm.requires_action": {
+        "es": "El pago requiere la autenticación del titular de la tarjeta (3-D Secure)",
+        "en": "The payment requires the cardholder's authentication (3-D Secure)",
+    },
+    "payments.confirm.processing": {
+        "es": "El pago se está procesando; su resultado llegará más tarde",
+        "en": "The payment is processing; its outcome will come later",
+    },
+    "payments.confirm.unfinished": {
+        "es": "El pago no se ha completado; consulte su estado en «status»",
+        "en": "The payment is not complete; see its “status”",
+    },
+    "payments.get": {"es": "Estado del pago", "en": "Payment status"},
+    "payments.cancel": {"es": "Pago cancelado correctamente", "en": "Payment canceled"},
     "health": {"es": "Servicio disponible", "en": "Service available"},
     # --- the request's shape, checked by the adapter ---
     "unsupported_media_type": {
@@ -165,6 +180,12 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
         "en": "The Idempotency-Key header must have 1 to {max_length} printable ASCII"
         " characters, without spaces.",
     },
+    "rule.return_url": {
+        "es": "El campo «{field}» debe ser una dirección https:// completa (http:// solo hacia"
+        " {local_hosts}, para desarrollo).",
+        "en": "The field “{field}” must be an absolute https:// address (http:// only to"
+        " {local_hosts}, for development).",
+    },
     # --- payflow's errors, by error code, where nothing more precise applies ---
     "error.invalid_request": {
         "es": "La petición no es válida.",
@@ -297,6 +318,7 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
 }
 
 _LOCALES: Final[Mapping[Language, str]] = {"es": "es_ES", "en": "en"}
+_QUOTES: Final[Mapping[Language, tuple[str, str]]] = {"es": ("«", "»"), "en": ("“", "”")}
 
 
 def _text(value: object, params: Mapping[str, object], language: Language) -> str:
@@ -307,7 +329,9 @@ def _text(value: object, params: Mapping[str, object], language: Language) -> st
         # decimal_quantization=False: every digit the amount has is shown, none rounded away.
         return format_currency(value, currency.upper(), locale=locale, decimal_quantization=False)
     if isinstance(value, tuple):
-        return format_list([f"«{item}»" for item in value], style="or", locale=locale)
+        opening, closing = _QUOTES[language]
+        items = [f"{opening}{item}{closing}" for item in value]
+        return format_list(items, style="or", locale=locale)
     if isinstance(value, str) and value == currency:
         return value.upper()
     return str(value)

@@ -31,8 +31,8 @@ def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _envelope(key: str, data: Schema) -> Schema:
-    messages = [CATALOG[key][language] for language in LANGUAGES]
+def _envelope(keys: tuple[str, ...], data: Schema) -> Schema:
+    messages = [CATALOG[key][language] for key in keys for language in LANGUAGES]
     return {
         "type": "object",
         "properties": {"status": {"const": True}, "message": {"enum": messages}, "data": data},
@@ -142,29 +142,33 @@ def _idempotency_key(route: Route) -> Schema:
 def _operation(route: Route) -> Schema:
     responses: Schema = {
         "200": {
-            "description": CATALOG[route.name]["es"],
-            "content": {"application/json": {"schema": _ref(f"{route.presenter.name}Response")}},
+            "description": " / ".join(CATALOG[key]["es"] for key in route.success_messages),
+            "content": {"application/json": {"schema": _ref(_response_name(route))}},
         }
     }
     for status in route.statuses:
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
-    return {
-        "post": {
-            "operationId": route.name.replace(".", "_"),
-            "summary": route.summary,
-            "parameters": [
-                _idempotency_key(route),
-                {"$ref": "#/components/parameters/AcceptLanguage"},
-            ],
-            # Optional: only a server started with PAYFLOW_API_TOKEN requires the token.
-            "security": [{}, {"bearerToken": []}],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(_request_name(route))}},
-            },
-            "responses": responses,
-        }
+    parameters: list[Schema] = [
+        {"name": field.name, "in": "path", "required": True, "schema": field.schema}
+        for field in route.fields
+        if field.location == "path"
+    ]
+    if route.method == "POST":
+        parameters.append(_idempotency_key(route))
+    parameters.append({"$ref": "#/components/parameters/AcceptLanguage"})
+    operation: Schema = {
+        "operationId": route.name.replace(".", "_"),
+        "summary": route.summary,
+        "parameters": parameters,
+        # Optional: only a server started with PAYFLOW_API_TOKEN requires the token.
+        "security": [{}, {"bearerToken": []}],
     }
+    if route.method == "POST":
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(_request_name(route))}},
+        }
+    return {route.method.lower(): {**operation, "responses": responses}}
 
 
 def _schemas() -> dict[str, Schema]:
@@ -186,19 +190,29 @@ def _schemas() -> dict[str, Schema]:
             "properties": {"status": {"const": "ok"}},
             "required": ["status"],
         },
-        "HealthResponse": _envelope("health", _ref("Health")),
+        "HealthResponse": _envelope(("health",), _ref("Health")),
         "Error": _ERROR,
     }
     for route in ROUTES:
-        schemas[_request_name(route)] = {
-            "type": "object",
-            "properties": {field.name: field.schema for field in route.fields},
-            "required": [field.name for field in route.fields if field.required],
-        }
+        body = [field for field in route.fields if field.location == "body"]
+        if body:
+            schemas[_request_name(route)] = {
+                "type": "object",
+                "properties": {field.name: field.schema for field in body},
+                "required": [field.name for field in body if field.required],
+            }
         presenter = route.presenter
         schemas[presenter.name] = presenter.schema
-        schemas[f"{presenter.name}Response"] = _envelope(route.name, _ref(presenter.name))
+        schemas[_response_name(route)] = _envelope(route.success_messages, _ref(presenter.name))
     return schemas
+
+
+def _response_name(route: Route) -> str:
+    """One envelope per presenter, unless routes sharing it say different things."""
+    sharing = [other for other in ROUTES if other.presenter is route.presenter]
+    if len(sharing) == 1:
+        return f"{route.presenter.name}Response"
+    return _request_name(route).removesuffix("Request") + "Response"
 
 
 DOCUMENT: Final[Schema] = {

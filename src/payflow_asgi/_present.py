@@ -25,6 +25,7 @@ __all__ = [
     "CUSTOMER",
     "ID",
     "PAYMENT",
+    "PAYMENT_STATE",
     "REFUND",
     "EnvelopeResponse",
     "Presenter",
@@ -87,19 +88,17 @@ def failure(
 @attrs.frozen
 class Presenter(Generic[T]):
     """How a route shows a payflow value as `data`: the function, and its schema's name and
-    properties (all of them required)."""
+    properties (required ones, and those present only in some answers)."""
 
     name: str
     properties: Mapping[str, Schema]
     present: Callable[[T], Data]
+    optional: Mapping[str, Schema] = attrs.field(factory=dict, kw_only=True)
 
     @property
     def schema(self) -> Schema:
-        return {
-            "type": "object",
-            "properties": dict(self.properties),
-            "required": [*self.properties],
-        }
+        properties = {**self.properties, **self.optional}
+        return {"type": "object", "properties": properties, "required": [*self.properties]}
 
 
 CUSTOMER: Final = Presenter[payflow.Customer](
@@ -156,8 +155,54 @@ _CHARGE: Final = Presenter[payflow.Charge](
     },
 )
 
-# The spec's confirm response: Stripe's old `charges` list shape, without customer and
-# payment_method.
+_NEXT_ACTION: Final[Schema] = {
+    "description": (
+        "What the payer must do before the payment can succeed: redirect_to_url (send the"
+        " payer's browser to url; it comes back to return_url) or use_stripe_sdk (Stripe.js"
+        " with client_secret)."
+    ),
+    "type": ["object", "null"],
+    "properties": {
+        "type": {"type": "string", "examples": ["redirect_to_url", "use_stripe_sdk"]},
+        "url": {"type": "string"},
+        "return_url": {"type": ["string", "null"]},
+    },
+    "required": ["type"],
+}
+_CLIENT_SECRET: Final[Schema] = {
+    "type": "string",
+    "description": "For the payer's browser only (Stripe.js); never log it.",
+}
+
+
+def _next_action(action: payflow.NextAction | None) -> Data | None:
+    if action is None:
+        return None
+    if isinstance(action, payflow.RedirectToUrl):
+        return {"type": action.type, "url": action.url, "return_url": action.return_url}
+    return {"type": action.type}
+
+
+def _authentication(value: payflow.Payment) -> Data:
+    """While the payer must authenticate: what to do, and the secret Stripe.js needs for it."""
+    if value.status != "requires_action":
+        return {}
+    return {"next_action": _next_action(value.next_action), "client_secret": value.client_secret}
+
+
+def _charges(value: payflow.Payment) -> Data:
+    # The spec's confirm response: Stripe's old `charges` list shape.
+    return {"data": [_CHARGE.present(charge) for charge in value.charges]}
+
+
+_CHARGES: Final[Schema] = {
+    "type": "object",
+    "properties": {"data": {"type": "array", "items": _CHARGE.schema}},
+    "required": ["data"],
+}
+
+# The spec's confirm response (without customer and payment_method); while the payer must
+# authenticate (3-D Secure), with next_action and client_secret as well.
 CONFIRMED_PAYMENT: Final = Presenter[payflow.Payment](
     "ConfirmedPayment",
     {
@@ -165,19 +210,68 @@ CONFIRMED_PAYMENT: Final = Presenter[payflow.Payment](
         "amount": _MINOR_UNITS,
         "currency": _CURRENCY,
         "status": _TEXT,
-        "charges": {
-            "type": "object",
-            "properties": {"data": {"type": "array", "items": _CHARGE.schema}},
-            "required": ["data"],
-        },
+        "charges": _CHARGES,
     },
     lambda value: {
         "id": value.id,
         "amount": value.amount.minor_units,
         "currency": value.amount.currency,
         "status": value.status,
-        "charges": {"data": [_CHARGE.present(charge) for charge in value.charges]},
+        "charges": _charges(value),
+        **_authentication(value),
     },
+    optional={"next_action": _NEXT_ACTION, "client_secret": _CLIENT_SECRET},
+)
+
+_PAYMENT_ERROR: Final[Schema] = {
+    "description": "Why the latest attempt failed: payment_intent_authentication_failure when"
+    " 3-D Secure failed, card_declined with its decline_code, ...",
+    "type": ["object", "null"],
+    "properties": {
+        "code": {"type": ["string", "null"]},
+        "decline_code": {"type": ["string", "null"]},
+        "message": {"type": ["string", "null"]},
+    },
+    "required": ["code", "decline_code", "message"],
+}
+
+
+def _payment_error(error: payflow.PaymentError | None) -> Data | None:
+    if error is None:
+        return None
+    return {"code": error.code, "decline_code": error.decline_code, "message": error.message}
+
+
+# A payment as it stands: the confirm shape, with what a shop needs to decide (only "succeeded"
+# means paid).
+PAYMENT_STATE: Final = Presenter[payflow.Payment](
+    "PaymentState",
+    {
+        "id": ID,
+        "amount": _MINOR_UNITS,
+        "currency": _CURRENCY,
+        "status": _TEXT,
+        "customer": {"type": ["string", "null"]},
+        "payment_method": {"type": ["string", "null"]},
+        "charges": _CHARGES,
+        "amount_refunded": _MINOR_UNITS,
+        "next_action": _NEXT_ACTION,
+        "last_payment_error": _PAYMENT_ERROR,
+    },
+    lambda value: {
+        "id": value.id,
+        "amount": value.amount.minor_units,
+        "currency": value.amount.currency,
+        "status": value.status,
+        "customer": value.customer_id,
+        "payment_method": value.payment_method,
+        "charges": _charges(value),
+        "amount_refunded": value.amount_refunded.minor_units,
+        "next_action": _next_action(value.next_action),
+        "last_payment_error": _payment_error(value.last_payment_error),
+        **({"client_secret": value.client_secret} if value.status == "requires_action" else {}),
+    },
+    optional={"client_secret": _CLIENT_SECRET},
 )
 
 REFUND: Final = Presenter[payflow.Refund](

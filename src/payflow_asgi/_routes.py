@@ -10,9 +10,10 @@ names in errors (`_errors`), the Idempotency-Key namespace and the OpenAPI docum
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
+from starlette.convertors import Convertor, register_url_convertor
 
 import payflow
 from payflow import rules
@@ -25,11 +26,29 @@ __all__ = ["ROUTES", "Field", "Route"]
 Schema = dict[str, Any]
 
 
+class _StripeId(Convertor[str]):
+    """A path segment shaped like a Stripe id, so that /api/payments/confirm stays a route of
+    its own (a GET of it is a 405, not a payment named "confirm")."""
+
+    regex = rules.ID_PATTERN
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# A path field is a Stripe id: `Route.starlette_path` tells Starlette so.
+ID_CONVERTOR: Final = "payflow_id"
+register_url_convertor(ID_CONVERTOR, _StripeId())
+
+
 @attrs.frozen
 class Field:
-    """A body field: its name in the spec, the step's argument it fills, its JSON type, the
-    Stripe parameters that mean it (so Stripe's errors name it), and constraints for the
-    OpenAPI document, read from `payflow.rules`."""
+    """A request field: its name in the spec, the step's argument it fills, its JSON type, the
+    Stripe parameters that mean it (so Stripe's errors name it), constraints for the OpenAPI
+    document, read from `payflow.rules`, and where it is sent (the JSON body, or the path)."""
 
     name: str
     argument: str
@@ -37,6 +56,7 @@ class Field:
     required: bool = True
     stripe: tuple[str, ...] = ()
     constraints: Mapping[str, Any] = attrs.field(factory=dict)
+    location: Literal["body", "path"] = "body"
 
     @property
     def schema(self) -> Schema:
@@ -51,13 +71,17 @@ class Field:
         return {"type": kind, **self.constraints}
 
 
-# Every route may answer these; 409 because an Idempotency-Key may be reused with another body.
-COMMON_ERRORS: Final = (400, 401, 405, 409, 413, 415, 500, 502, 503, 504)
+# Every route may answer these; a POST 409 too, as an Idempotency-Key may be reused with another
+# body, and 413 and 415 for its body.
+COMMON_ERRORS: Final = (400, 401, 405, 500, 502, 503, 504)
+BODY_ERRORS: Final = (409, 413, 415)
 
 
 @attrs.frozen
 class Route:
-    """One route of the API, POSTed with a JSON body."""
+    """One route of the API: POSTed with a JSON body (and an optional Idempotency-Key), or a
+    GET whose fields are in its path. Its success message is its name, or the one `message`
+    chooses for the result among `messages`."""
 
     path: str
     name: str
@@ -66,11 +90,32 @@ class Route:
     fields: tuple[Field, ...]
     presenter: present.Presenter[Any]
     errors: tuple[int, ...] = ()
+    method: Literal["POST", "GET"] = "POST"
+    messages: tuple[str, ...] = ()
+    message: Callable[[Any], str] | None = None
+
+    @property
+    def starlette_path(self) -> str:
+        """The path, each of its fields matched only by a Stripe id."""
+        path = self.path
+        for field in self.fields:
+            if field.location == "path":
+                path = path.replace(f"{{{field.name}}}", f"{{{field.name}:{ID_CONVERTOR}}}")
+        return path
+
+    @property
+    def success_messages(self) -> tuple[str, ...]:
+        """Every success message the route may answer."""
+        return self.messages or (self.name,)
+
+    def message_for(self, result: object) -> str:
+        return self.name if self.message is None else self.message(result)
 
     @property
     def statuses(self) -> tuple[int, ...]:
         """The error statuses this route can answer."""
-        return tuple(sorted({*COMMON_ERRORS, *self.errors}))
+        body = BODY_ERRORS if self.method == "POST" else ()
+        return tuple(sorted({*COMMON_ERRORS, *body, *self.errors}))
 
     def spec_name(self, name: str) -> str:
         """The spec's name of a step argument or a Stripe parameter (the name itself if none)."""
@@ -90,6 +135,20 @@ def _digits(bounds: tuple[int, int], *, spaced: bool = False) -> Schema:
     low, high = bounds
     digit = "[0-9] *" if spaced else "[0-9]"
     return {"pattern": f"^{' *' if spaced else ''}(?:{digit}){{{low},{high}}}$", "writeOnly": True}
+
+
+# What a confirmation says: paid only when it succeeded (the spec's sentence), and otherwise
+# what is left to happen. Never "confirmed" for a payment that is not.
+_CONFIRMATIONS: Final = {
+    "succeeded": "payments.confirm",
+    "requires_action": "payments.confirm.requires_action",
+    "processing": "payments.confirm.processing",
+}
+_UNFINISHED: Final = "payments.confirm.unfinished"
+
+
+def _confirmation(payment: payflow.Payment) -> str:
+    return _CONFIRMATIONS.get(payment.status, _UNFINISHED)
 
 
 ROUTES: Final = (
@@ -154,11 +213,40 @@ ROUTES: Final = (
     Route(
         "/api/payments/confirm",
         "payments.confirm",
-        "Confirm a payment intent",
+        "Confirm a payment intent; with 3-D Secure, say what the payer must do",
         payflow.confirm_payment_async,
-        (Field("paymentId", "payment_id", stripe=("intent", "id")),),
+        (
+            Field("paymentId", "payment_id", stripe=("intent", "id")),
+            # Where the bank's 3-D Secure page sends the payer back.
+            Field("returnUrl", "return_url", required=False, stripe=("return_url",),
+                  constraints={"format": "uri",
+                               "maxLength": rules.RETURN_URL_MAX_LENGTH}),
+            # Another card, to try again after a failed authentication or a decline.
+            Field("paymentMethod", "payment_method", required=False),
+        ),
         present.CONFIRMED_PAYMENT,
         errors=(402, 404),
+        messages=(*_CONFIRMATIONS.values(), _UNFINISHED),
+        message=_confirmation,
+    ),
+    Route(
+        "/api/payments/{id}",
+        "payments.get",
+        "A payment as it stands: only status succeeded means paid",
+        payflow.get_payment_async,
+        (Field("id", "payment_id", stripe=("intent",), location="path"),),
+        present.PAYMENT_STATE,
+        errors=(404,),
+        method="GET",
+    ),
+    Route(
+        "/api/payments/cancel",
+        "payments.cancel",
+        "Cancel a payment that will not be completed",
+        payflow.cancel_payment_async,
+        (Field("paymentId", "payment_id", stripe=("intent", "id")),),
+        present.PAYMENT_STATE,
+        errors=(404,),
     ),
     Route(
         "/api/payments/refund",

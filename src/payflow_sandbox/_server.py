@@ -43,12 +43,13 @@ def build_app() -> web.Application:
 
     from localstripe import server
 
-    from payflow_sandbox import _compat
+    from payflow_sandbox import _compat, _three_d_secure
 
     app: web.Application = server.app
     if server.save_store_middleware in app.middlewares:
         app.middlewares.remove(server.save_store_middleware)
     _compat.install(app)
+    _three_d_secure.install(app)
     return app
 
 

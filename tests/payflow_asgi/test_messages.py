@@ -47,6 +47,7 @@ SAMPLE_PARAMS: dict[str, object] = {
     "allowed": ("duplicate", "fraudulent", "requested_by_customer"),
     "object": "el cliente",
     "allow": "POST",
+    "local_hosts": ("localhost", "127.0.0.1"),
 }
 
 
@@ -81,7 +82,9 @@ class TestCatalog:
 
     def test_the_spanish_success_messages_are_the_specs(self) -> None:
         """The routes' Spanish messages are the spec's sentences."""
-        assert SPEC_MESSAGES == {route.path: CATALOG[route.name]["es"] for route in ROUTES}
+        spec_routes = [route for route in ROUTES if route.path in SPEC_MESSAGES]
+
+        assert SPEC_MESSAGES == {route.path: CATALOG[route.name]["es"] for route in spec_routes}
 
 
 class TestNegotiation:
@@ -146,7 +149,8 @@ class TestOverHttp:
         charge = data_of(answers[-1])["charges"]["data"][0]["id"]
         answers.append(await post("/api/payments/refund", {"chargeId": charge}, _english()))
 
-        assert [CATALOG[route.name]["en"] for route in ROUTES] == [
+        names = {route.path: route.name for route in ROUTES}
+        assert [CATALOG[names[path]]["en"] for path in SPEC_MESSAGES] == [
             answer.json()["message"] for answer in answers
         ]
         assert {"en"} == {answer.headers["content-language"] for answer in answers}

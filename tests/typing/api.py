@@ -112,6 +112,48 @@ async def async_steps(gw: Gateway) -> None:
     await gw.aclose()
 
 
+# 3-D Secure: confirm with a return_url, read the payment back, cancel it
+
+
+def three_d_secure(gw: Gateway) -> None:
+    with gw:
+        payment: Payment = payflow.confirm_payment(
+            gw,
+            "pi_123",
+            return_url="https://shop.example/paid",
+            payment_method="card_123",
+            idempotency_key="confirm-2",
+        )
+        status: payflow.PaymentStatus = payment.status
+        action: payflow.NextAction | None = payment.next_action
+        if isinstance(action, payflow.RedirectToUrl):
+            url: str = action.url
+            back: str | None = action.return_url
+            print(url, back)
+        elif isinstance(action, payflow.UseStripeSdk | payflow.OtherAction):
+            kind: str = action.type
+            print(kind)
+        secret: str | None = payment.client_secret
+        error: payflow.PaymentError | None = payment.last_payment_error
+        if error is not None:
+            error_code: str | None = error.code
+            decline: str | None = error.decline_code
+            print(error_code, decline, error.message)
+        refunded: Money = payflow.get_payment(gw, payment.id).amount_refunded
+        canceled: Payment = payflow.cancel_payment(gw, payment.id, idempotency_key="cancel-1")
+        print(status, secret, refunded, canceled)
+
+
+async def three_d_secure_async(gw: Gateway) -> None:
+    async with gw:
+        payment: Payment = await payflow.confirm_payment_async(
+            gw, "pi_123", return_url="http://localhost:3000/paid"
+        )
+        fetched: Payment = await payflow.get_payment_async(gw, payment.id)
+        canceled: Payment = await payflow.cancel_payment_async(gw, fetched.id)
+        print(canceled.status)
+
+
 # Errors
 
 
