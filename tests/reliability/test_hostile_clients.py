@@ -318,7 +318,9 @@ CUSTOMER: Final = request("POST", "/api/customers", b'{"email": "a@example.com"}
 def test_beyond_max_connections_with_none_idle_a_new_one_gets_503(hanging_stripe: str) -> None:
     """With every allowed connection waiting for Stripe, a new one is answered a 503 envelope
     and closed."""
-    started = _start(_against(hanging_stripe, PAYFLOW_MAX_CONNECTIONS="2"))
+    started = _start(
+        _against(hanging_stripe, PAYFLOW_MAX_CONNECTIONS="2", PAYFLOW_SHUTDOWN_GRACE="1")
+    )
 
     async def third() -> Answer:
         async with attacks.connections(HOST, started.port, 2, CUSTOMER):
