@@ -84,6 +84,8 @@ CODES: Final = (
     *_HTTP.values(),
     "http_error",
     "internal_error",
+    # What `payflow serve` refuses before the app sees a request.
+    *(key.removeprefix("refusal.") for key in CATALOG if key.startswith("refusal.")),
 )
 
 

@@ -309,6 +309,32 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
         "es": "El token de la cabecera Authorization no es válido.",
         "en": "The token in the Authorization header is not valid.",
     },
+    # --- what `payflow serve` refuses below the app (`_protocol.REFUSALS`), by code ---
+    "refusal.invalid_http": {
+        "es": "La petición HTTP no es válida.",
+        "en": "The HTTP request is not valid.",
+    },
+    "refusal.request_timeout": {
+        "es": "La petición no ha llegado completa a tiempo.",
+        "en": "The request did not arrive whole in time.",
+    },
+    "refusal.request_header_fields_too_large": {
+        "es": "La línea de petición y las cabeceras superan el límite de {max_head_bytes} bytes.",
+        "en": "The request line and headers are larger than the limit of {max_head_bytes} bytes.",
+    },
+    "refusal.http_version_not_supported": {
+        "es": "Este servidor solo acepta HTTP/1.1 y HTTP/1.0.",
+        "en": "This server only takes HTTP/1.1 and HTTP/1.0.",
+    },
+    "refusal.server_busy": {
+        "es": "El servidor tiene demasiadas conexiones abiertas; inténtelo de nuevo en unos"
+        " segundos.",
+        "en": "The server has too many open connections; try again in a few seconds.",
+    },
+    "refusal.shutting_down": {
+        "es": "El servidor se está deteniendo; inténtelo de nuevo en unos segundos.",
+        "en": "The server is stopping; try again in a few seconds.",
+    },
     # --- the kinds of object an id names, by the prefix of its example ---
     "object.cus": {"es": "el cliente", "en": "customer"},
     "object.tok": {"es": "el token", "en": "token"},

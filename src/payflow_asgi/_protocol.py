@@ -40,24 +40,21 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from ._limits import Limits
+from ._messages import Language, render
 
 __all__ = ["REFUSALS", "BoundedProtocol", "protocol_for"]
 
-# The one table: code -> (status, Spanish message) of every refusal made below Starlette.
-# `{max_head_bytes}` is filled from the server's limits.
-REFUSALS: Final[Mapping[str, tuple[int, str]]] = {
-    "invalid_http": (400, "La petición HTTP no es válida."),
-    "request_timeout": (408, "La petición no ha llegado completa a tiempo."),
-    "request_header_fields_too_large": (
-        431, "La línea de petición y las cabeceras superan el límite de {max_head_bytes} bytes."
-    ),
-    "http_version_not_supported": (505, "Este servidor solo acepta HTTP/1.1 y HTTP/1.0."),
-    "server_busy": (
-        503, "El servidor tiene demasiadas conexiones abiertas; inténtelo de nuevo en unos"
-        " segundos."
-    ),
-    "shutting_down": (503, "El servidor se está deteniendo; inténtelo de nuevo en unos segundos."),
-}  # fmt: skip
+# The one table: code -> status of every refusal made below Starlette; the message of each is
+# "refusal.<code>" in the catalog, in the server's language (a head it refuses cannot be trusted
+# to say which language its client reads). `{max_head_bytes}` is filled from the limits.
+REFUSALS: Final[Mapping[str, int]] = {
+    "invalid_http": 400,
+    "request_timeout": 408,
+    "request_header_fields_too_large": 431,
+    "http_version_not_supported": 505,
+    "server_busy": 503,
+    "shutting_down": 503,
+}
 
 _BLANK_LINE: Final = b"\r\n\r\n"
 # How long a refused client may go on sending (dropped) while its answer reaches it.
@@ -65,15 +62,16 @@ _LINGER_SECONDS: Final = 1.0
 _VERSIONS: Final = frozenset({"1.0", "1.1"})
 
 
-def answers(limits: Limits) -> dict[str, tuple[bytes, bytes]]:
+def answers(limits: Limits, language: Language) -> dict[str, tuple[bytes, bytes]]:
     """Each refusal's status line and its headers and envelope, ready to write."""
     ready = {}
-    for code, (status, message) in REFUSALS.items():
-        text = message.format(**attrs.asdict(limits))
+    for code, status in REFUSALS.items():
+        text = render(f"refusal.{code}", language, attrs.asdict(limits))
         body = orjson.dumps({"status": False, "message": text, "error": {"code": code}})
         head = (
-            b"content-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-            % len(body)
+            b"content-type: application/json\r\ncontent-language: %s\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n"
+            % (language.encode("ascii"), len(body))
         )
         ready[code] = (STATUS_LINE[status], head + body)
     return ready
@@ -292,8 +290,8 @@ class BoundedProtocol(HttpToolsProtocol):
         self._refuse("request_timeout")
 
 
-def protocol_for(limits: Limits) -> type[asyncio.Protocol]:
-    """uvicorn's `http=` protocol class, holding each connection to `limits`."""
-    return type(
-        "BoundedProtocol", (BoundedProtocol,), {"limits": limits, "_answers": answers(limits)}
-    )
+def protocol_for(limits: Limits, language: Language) -> type[asyncio.Protocol]:
+    """uvicorn's `http=` protocol class, holding each connection to `limits` and refusing in
+    `language`."""
+    ready = answers(limits, language)
+    return type("BoundedProtocol", (BoundedProtocol,), {"limits": limits, "_answers": ready})

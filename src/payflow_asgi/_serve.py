@@ -219,7 +219,7 @@ def run(
             port=port,
             loop="uvloop" if _installed("uvloop") else "asyncio",
             # uvicorn's httptools protocol, with limits on what each client holds.
-            http=protocol_for(limits),
+            http=protocol_for(limits, settings.language),
             ws="none",
             log_level="warning",
             lifespan="off",

@@ -3,6 +3,7 @@ server's currency and the language's format, and the spec's Spanish untouched.""
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from decimal import Decimal
@@ -16,7 +17,9 @@ from hypothesis import strategies as st
 import payflow
 from payflow_asgi import Settings
 from payflow_asgi._errors import STATUS
-from payflow_asgi._messages import CATALOG, LANGUAGES, negotiate, render
+from payflow_asgi._limits import Limits
+from payflow_asgi._messages import CATALOG, LANGUAGES, Language, negotiate, render
+from payflow_asgi._protocol import answers
 from payflow_asgi._routes import ROUTES
 from payflow_sandbox import Sandbox
 from tests.payflow_asgi.asgi_support import EXP_YEAR, VISA, Post, app_client, data_of
@@ -48,6 +51,7 @@ SAMPLE_PARAMS: dict[str, object] = {
     "object": "el cliente",
     "allow": "POST",
     "local_hosts": ("localhost", "127.0.0.1"),
+    "max_head_bytes": 16384,
 }
 
 
@@ -247,3 +251,19 @@ class TestAmounts:
             )
 
         assert expected in response.json()["message"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_refusals_below_the_app_speak_the_servers_language(language: Language) -> None:
+    """What `payflow serve` refuses before the app (a head too large, a timeout) is answered in
+    the envelope, in the server's language, saying so in Content-Language."""
+    limits = Limits.from_env(4096, {"PAYFLOW_MAX_HEAD_BYTES": "16384"})
+
+    _, head_and_body = answers(limits, language)["request_header_fields_too_large"]
+    head, _, body = head_and_body.partition(b"\r\n\r\n")
+
+    assert f"content-language: {language}".encode() in head
+    assert (
+        render("refusal.request_header_fields_too_large", language, {"max_head_bytes": 16384})
+        == (json.loads(body)["message"])
+    )

@@ -93,7 +93,7 @@ def server() -> Iterator[Server]:
 
 def _refusal(answer: Answer, code: str) -> None:
     """The answer is `code`'s status and envelope, and the server closed the connection."""
-    status, _ = REFUSALS[code]
+    status = REFUSALS[code]
     assert (status, code) == (answer.status, json.loads(answer.body)["error"]["code"])
     assert b"content-type: application/json" in answer.data
     assert answer.closed
