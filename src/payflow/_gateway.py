@@ -269,11 +269,11 @@ def _url(value: str | None, name: str, example: str) -> str | None:
         return None
     try:
         parts = urlsplit(value)
-        usable = parts.scheme in {"http", "https"} and bool(parts.hostname)
-        usable = usable and parts.port == parts.port and not (parts.username or parts.password)
-    except (TypeError, ValueError):  # not a string, or a port that is not a number
-        usable = False
-    if not usable:
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except (TypeError, ValueError):  # or not a string at all
+        parts = None
+    credentials = parts is not None and (parts.username or parts.password)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname or credentials:
         # The value itself is not repeated: a URL may hold a password.
         raise ConfigurationError(
             f"{name} must be an http:// or https:// URL with a host and no credentials,"
@@ -380,7 +380,7 @@ class Gateway:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
         """A gateway from STRIPE_SECRET_KEY, STRIPE_API_BASE, PAYFLOW_STRIPE_TIMEOUT,
         PAYFLOW_STRIPE_MAX_RETRIES and PAYFLOW_ALLOW_RAW_CARD_DATA (docs/library.md); proxies
-        from HTTPS_PROXY, HTTP_PROXY and NO_PROXY."""
+        from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY."""
         env = os.environ if environ is None else environ
         api_base = env.get("STRIPE_API_BASE") or None
         api_key = env.get("STRIPE_SECRET_KEY")
