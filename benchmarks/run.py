@@ -1,6 +1,6 @@
 """Run the whole benchmark: stand-in, contenders, load, profile; write the table and the chart.
 
-    .venv/bin/python benchmarks/run.py            # the full run (about 10 minutes)
+    .venv/bin/python benchmarks/run.py            # the full run (about 13 minutes)
     .venv/bin/python benchmarks/run.py --quick    # a few seconds per cell, to try things out
 
 Every process is started here and stopped here: the Stripe stand-in and the load generator on
