@@ -72,9 +72,7 @@ def tls_server(ca: trustme.CA) -> ssl.SSLContext:
     return context
 
 
-async def ok(reader: object, writer: object) -> None:
-    assert isinstance(reader, asyncio.StreamReader)
-    assert isinstance(writer, asyncio.StreamWriter)
+async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     await read_request(reader)
     writer.write(answer(200))
     await writer.drain()
