@@ -66,6 +66,14 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
+@pytest.fixture
+def trusted(ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The SDK's bundle plus the test CA, named by `stripe.ca_bundle_path`."""
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(Path(stripe.ca_bundle_path).read_bytes() + ca.cert_pem.bytes())
+    monkeypatch.setattr(stripe, "ca_bundle_path", str(bundle))
+
+
 def tls_server(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(context)
@@ -123,16 +131,21 @@ class TestFaults:
         with scripted(ok, tls=tls_server(ca)) as url:
             assert payflow.StripeUnavailable is outcome(twin, url)
 
-    def test_certificate_trusted_through_the_sdk_s_bundle(
-        self, twin: Twin, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-    ) -> None:
+    @pytest.mark.usefixtures("trusted")
+    def test_certificate_trusted_through_the_sdk_s_bundle(self, twin: Twin, ca: trustme.CA) -> None:
         """A root added through `stripe.ca_bundle_path`, as with the SDK's own clients, is
         trusted by both twins."""
-        bundle = tmp_path / "roots.pem"
-        bundle.write_bytes(Path(stripe.ca_bundle_path).read_bytes() + ca.cert_pem.bytes())
-        monkeypatch.setattr(stripe, "ca_bundle_path", str(bundle))
         with scripted(ok, tls=tls_server(ca)) as url:
             assert "cus_1" == outcome(twin, url)
+
+    @pytest.mark.usefixtures("trusted")
+    def test_dead_https_proxy_from_the_environment(
+        self, twin: Twin, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """HTTPS_PROXY that does not answer, for an https Stripe: StripeUnavailable."""
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")
+        with scripted(ok, tls=tls_server(ca)) as url:
+            assert payflow.StripeUnavailable is outcome(twin, url)
 
     def test_unreadable_ca_bundle(
         self, twin: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -178,11 +191,12 @@ class TestFaults:
             assert "cus_1" == outcome(twin, url)
 
 
-def proxied(proxy: ForwardProxy) -> int:
-    """How many customers were created through the proxy (its access log has a line once the
-    connection closes)."""
+def proxied(proxy: ForwardProxy, request: str = "POST ") -> int:
+    """How many requests to create a customer (or tunnels) went through the proxy: its access
+    log has a line for each once its connection closes."""
+    pattern = re.escape(request) + (r"\S+/v1/customers" if request == "POST " else "")
     deadline = time.monotonic() + 10
-    while not (count := len(re.findall(r"POST \S+/v1/customers", proxy.seen()))):
+    while not (count := len(re.findall(pattern, proxy.seen()))):
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -196,6 +210,17 @@ class TestForwardProxy:
         with forward_proxy() as proxy:
             created = outcome(twin, sandbox.url, proxy=proxy.url)
             assert (True, 1) == (str(created).startswith("cus_"), proxied(proxy))
+
+    @pytest.mark.usefixtures("trusted")
+    def test_https_proxy_tunnels_an_https_request(
+        self, twin: Twin, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """HTTPS_PROXY and an https Stripe: one CONNECT tunnel through the proxy, the
+        certificate checked end to end."""
+        with forward_proxy() as proxy, scripted(ok, tls=tls_server(ca)) as url:
+            monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+            created = outcome(twin, url)
+            assert ("cus_1", 1) == (created, proxied(proxy, "CONNECT 127.0.0.1"))
 
     def test_environment_proxy_carries_the_request(
         self, twin: Twin, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
