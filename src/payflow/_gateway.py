@@ -179,8 +179,18 @@ class _Transport(HTTPClient):
     def __init__(self, settings: _Settings) -> None:
         super().__init__()
         self._settings = settings
-        self._sync: SyncClient | None = None
-        self._async: Client | None = None
+        # Built now, so that settings the library refuses (a malformed certificate) are a
+        # ConfigurationError here rather than an error of the first call.
+        try:
+            self._sync: SyncClient | None = self._configured(SyncClientBuilder()).build()
+            self._async: Client | None = self._configured(ClientBuilder()).build()
+        except PyreqwestError as exc:
+            details = getattr(exc, "details", None) or {}
+            causes = [cause["message"] for cause in details.get("causes") or []][1:]
+            raise ConfigurationError(
+                "the HTTP client cannot use these settings"
+                f" ({'; '.join(causes) or exc.message}): check stripe.ca_bundle_path"
+            ) from None
 
     def _configured(self, builder: _Builder) -> _Builder:
         settings = self._settings

@@ -147,11 +147,18 @@ class TestFaults:
         with scripted(ok, tls=tls_server(ca)) as url:
             assert payflow.StripeUnavailable is outcome(twin, url)
 
-    def test_unreadable_ca_bundle(
-        self, twin: Twin, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    @pytest.mark.parametrize(
+        "content", [None, b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]
+    )
+    def test_unusable_ca_bundle(
+        self, twin: Twin, content: bytes | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     ) -> None:
-        """A CA bundle that cannot be read: ConfigurationError when the gateway is built."""
-        monkeypatch.setattr(stripe, "ca_bundle_path", str(tmp_path / "missing.pem"))
+        """A CA bundle that is missing, or holds a malformed certificate: ConfigurationError
+        when the gateway is built."""
+        bundle = tmp_path / "roots.pem"
+        if content is not None:
+            bundle.write_bytes(content)
+        monkeypatch.setattr(stripe, "ca_bundle_path", str(bundle))
         with scripted(ok) as url:
             assert payflow.ConfigurationError is outcome(twin, url)
 
