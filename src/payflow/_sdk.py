@@ -5,7 +5,7 @@ installed SDK is one it was written for (`WRITTEN_FOR`) and still has, on its re
 name it changes; otherwise the SDK is left alone and one warning says why. The tests
 (tests/payflow/test_sdk.py) fail when a change stops being on the request path.
 
-- `HTTPClient`: the SDK's transport base, also retrying rate limits (429), always.
+- `HTTPClient`: the SDK's transport base, also retrying rate limits (429), for every gateway.
 - `tune_for_server()`: for `payflow serve` only, measured in docs/performance.md: no telemetry
   headers, log lines formatted only when something will read them, the environment read once to
   name an "AI agent" in the User-Agent.
