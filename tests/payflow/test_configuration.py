@@ -4,11 +4,12 @@ the `Gateway` is built, naming the argument or the environment variable it came 
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
 import payflow
-from tests.payflow_asgi.asgi_support import start_serve
+from tests.payflow_asgi.asgi_support import start_serve, stop_serve
 
 KEY = "sk_test_payflow"
 BAD_BASES = ["notaurl", "127.0.0.1:8420", "ftp://x", "http://:80", "http://127.0.0.1:port"]
@@ -96,7 +97,11 @@ def test_serve_refuses_a_bad_api_base_in_one_line() -> None:
     """`payflow serve` with STRIPE_API_BASE=notaurl: exit status 2 and one line, no traceback."""
     env = {**os.environ, "STRIPE_SECRET_KEY": KEY, "STRIPE_API_BASE": "notaurl"}
     process = start_serve("--port", "0", env=env)
-    _, stderr = process.communicate(timeout=30)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # it started: stop it rather than leave it serving
+        stop_serve(process)
+        raise
 
     assert (2, 1, True) == (
         process.returncode,
