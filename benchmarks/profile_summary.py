@@ -20,6 +20,10 @@ from typing import Final
 # py-spy frames look like "function (path/to/file.py:123)".
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
+# pyreqwest's work on its own (Rust) threads has no Python frame for py-spy to sample: only the
+# calls made from the event loop's thread are seen, under `_Transport.request*`.
+HTTP_CLIENT: Final = "HTTP client to Stripe (pyreqwest, from payflow._gateway._Transport)"
+
 # Import name -> the group it is reported under.
 GROUPS: dict[str, str] = {
     "payflow": "payflow",
@@ -30,6 +34,7 @@ GROUPS: dict[str, str] = {
     "aiohappyeyeballs": "aiohttp (client to Stripe)",
     "yarl": "aiohttp (client to Stripe)",
     "multidict": "aiohttp (client to Stripe)",
+    "pyreqwest": HTTP_CLIENT,
     "httpx": "httpx",
     "httpcore": "httpx",
     "starlette": "starlette",
@@ -60,7 +65,6 @@ _ENTRY: Final = (
     "uvicorn/server.py",
 )
 EVENT_LOOP: Final = "event loop (uvloop, socket I/O) and stdlib"
-HTTP_CLIENT: Final = "payflow's HTTP client to Stripe (payflow._http)"
 
 
 def owner(stack: list[str]) -> tuple[str, str]:
@@ -75,9 +79,9 @@ def owner(stack: list[str]) -> tuple[str, str]:
         if package in GROUPS:
             group = GROUPS[package]
             stem = Path(match["file"]).stem
-            if package == "payflow" and stem == "_http":
-                # The transport, payflow's replacement for aiohttp: not "payflow's own work".
-                return HTTP_CLIENT, f"payflow._http:{match['function']}"
+            if package == "payflow" and match["function"].startswith("_Transport.request"):
+                # The transport, a library's work: not "payflow's own work".
+                return HTTP_CLIENT, f"payflow._gateway:{match['function']}"
             if group == "payflow":
                 return group, f"{package}.{stem}:{match['function']}"
             return group, package

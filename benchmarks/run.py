@@ -1,6 +1,6 @@
 """Run the whole benchmark: stand-in, contenders, load, profile; write the table and the chart.
 
-    .venv/bin/python benchmarks/run.py            # the full run (about 10 minutes)
+    .venv/bin/python benchmarks/run.py            # the full run (about 13 minutes)
     .venv/bin/python benchmarks/run.py --quick    # a few seconds per cell, to try things out
 
 Every process is started here and stopped here: the Stripe stand-in and the load generator on
@@ -53,6 +53,11 @@ class Contender:
     pythonpath: str | None = None
 
     def command(self, port: int) -> list[str]:
+        if self.name.startswith("payflow+"):
+            # payflow serve with another async transport (contenders/payflow_with.py).
+            library = self.name.removeprefix("payflow+")
+            swapped = str(HERE / "contenders" / "payflow_with.py")
+            return [PYTHON, swapped, library, "--host", "127.0.0.1", "--port", str(port)]
         if self.name.startswith("payflow"):
             # Exactly as users run it: the installed console script, its defaults unchanged.
             script = Path(PYTHON).with_name("payflow")
@@ -68,6 +73,10 @@ class Contender:
 
 CONTENDERS = [
     Contender("payflow", "payflow serve"),
+    # The transports payflow's (pyreqwest) was chosen against, each alone inside payflow serve.
+    Contender("payflow+aiohttp", "payflow serve, async transport aiohttp"),
+    Contender("payflow+niquests", "payflow serve, async transport niquests"),
+    Contender("payflow+httpx2", "payflow serve, async transport httpx2"),
     Contender("async_aiohttp", "SDK *_async + AIOHTTPClient"),
     Contender("async_httpx", "SDK *_async + HTTPXClient"),
     Contender("sync_sdk", "sync SDK in async handlers"),
@@ -237,8 +246,9 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     versions = {"python": platform.python_version()}
-    for name in ("payflow", "stripe", "aiohttp", "httpx", "httpcore", "starlette", "uvicorn",
-                 "uvloop", "httptools", "orjson"):  # fmt: skip
+    for name in ("payflow-stripe", "stripe", "pyreqwest", "aiohttp", "niquests", "httpx2",
+                 "httpx", "httpcore", "starlette", "uvicorn", "uvloop", "httptools",
+                 "orjson"):  # fmt: skip
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -325,7 +335,7 @@ def main() -> None:
                             )
                     entry["rss_after"] = rss_bytes(pid)
             except RuntimeError as exc:
-                entry["failed"] = f"{exc}; see {log.relative_to(ROOT)}"
+                entry["failed"] = f"{exc}; see {os.path.relpath(log, ROOT)}"
                 print(f"   failed: {entry['failed']}", flush=True)
         if not args.no_profile and "payflow" in args.contenders:
             print("== profile of payflow serve (py-spy)", flush=True)

@@ -2,23 +2,28 @@
 
 Requests go through the official SDK's `raw_request` / `raw_request_async`, which keep the SDK's
 authentication, idempotency keys, retries with backoff and error classes, and return plain JSON
-that `payflow._stripe_api` turns into payflow values. The transport is payflow's own
-`stripe.HTTPClient`: httpx for sync calls, a small HTTP/1.1 client of its own (`_http`) for async
-ones (measured: docs/performance.md).
+that `payflow._stripe_api` turns into payflow values. The transport is a `stripe.HTTPClient` over
+pyreqwest, one HTTP library for both twins, configured once (measured: docs/performance.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from datetime import timedelta
 from typing import Any, Final, Self, TypeVar
+from urllib.parse import urlsplit
 
-import httpx
+import attrs
 import stripe
+from pyreqwest.client import Client, ClientBuilder, SyncClient, SyncClientBuilder
+from pyreqwest.exceptions import PyreqwestError, TransportError
+from pyreqwest.proxy import ProxyBuilder
 
 from ._errors import (
     AuthenticationFailed,
@@ -34,16 +39,25 @@ from ._errors import (
     StripeTimeout,
     StripeUnavailable,
 )
-from ._http import Pool
+from ._sdk import HTTPClient
 from ._stripe_api import Call, Json
 
 __all__ = ["Gateway", "last_stripe_request_id"]
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
+_Builder = TypeVar("_Builder", ClientBuilder, SyncClientBuilder)
 
 DEFAULT_TIMEOUT: Final = 30.0
+MAX_TIMEOUT: Final = 3600.0
+# A connection that is not up within this long will not be (within the whole timeout).
+CONNECT_TIMEOUT: Final = 10.0
 DEFAULT_MAX_RETRIES: Final = 2
 DEFAULT_MAX_CONNECTIONS: Final = 512
+# Idle keep-alive connections older than this are closed rather than reused.
+IDLE_SECONDS: Final = 15.0
+API_BASE_EXAMPLE: Final = "https://api.stripe.com or http://127.0.0.1:8420"
+PROXY_EXAMPLE: Final = "http://proxy.example:3128"
 
 # Stripe error codes that mean "the object is in the wrong state for this", not "bad input".
 # https://docs.stripe.com/error-codes
@@ -89,8 +103,7 @@ def _guard_stripe_logger() -> None:
 
 
 def _timed_out(exc: BaseException) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, TimeoutError | httpx.TimeoutException)
+    return isinstance(exc.__cause__, TimeoutError)
 
 
 def translate(exc: stripe.StripeError) -> StripeFailure:
@@ -154,73 +167,82 @@ def _parsed(parse: Callable[[Json], T], data: object) -> T:
         raise StripeServerError("Stripe answered with an unexpected response") from exc
 
 
-class _Transport(stripe.HTTPClient):
-    """Sync requests over one httpx.Client, async ones over payflow's own `_http.Pool` per loop.
-
-    Both keep connections across requests: a new connection per request is what made the SDK's
-    default async client slow under load (encode/httpx#3215).
-    """
+class _Transport(HTTPClient):
+    """Both twins' requests over pyreqwest, one Rust HTTP engine (reqwest, hyper) with a sync and
+    an async client built from one configuration (`_configured`): the same roots, proxies,
+    timeouts and limits; keep-alive connections reused across calls (measured:
+    docs/performance.md). Each failure to get an answer becomes the SDK's `APIConnectionError`,
+    which the SDK retries when it is a network one."""
 
     name = "payflow"
 
-    def __init__(self, *, timeout: float, max_connections: int) -> None:
+    def __init__(self, settings: _Settings) -> None:
         super().__init__()
-        self._timeout = timeout
-        self._max_connections = max_connections
-        self._sync: httpx.Client | None = None
-        self._pool: Pool | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._settings = settings
+        # Built now, so that settings the library refuses (a malformed certificate) are a
+        # ConfigurationError here rather than an error of the first call.
+        try:
+            self._sync: SyncClient | None = self._configured(SyncClientBuilder()).build()
+            self._async: Client | None = self._configured(ClientBuilder()).build()
+        except PyreqwestError as exc:
+            details = getattr(exc, "details", None) or {}
+            causes = [cause["message"] for cause in details.get("causes") or []][1:]
+            raise ConfigurationError(
+                "the HTTP client cannot use these settings"
+                f" ({'; '.join(causes) or exc.message}): check stripe.ca_bundle_path"
+            ) from None
+
+    def _configured(self, builder: _Builder) -> _Builder:
+        settings = self._settings
+        builder = (
+            builder.timeout(timedelta(seconds=settings.timeout))
+            .connect_timeout(timedelta(seconds=min(settings.timeout, CONNECT_TIMEOUT)))
+            .max_connections(settings.max_connections)
+            # Servers close idle connections (uvicorn after 5 s, nginx 75 s): a request sent on
+            # one as it closes gets no answer, so idle ones are dropped before that is likely.
+            .pool_idle_timeout(timedelta(seconds=IDLE_SECONDS))
+            # The SDK sends no Accept-Encoding, follows no redirect and keeps no cookie.
+            .gzip(False)
+            .brotli(False)
+            .zstd(False)
+            .deflate(False)
+            .follow_redirects(False)
+            .add_root_certificate_pem(settings.extra_roots)
+        )
+        if settings.proxy is not None:
+            # An explicit proxy replaces the environment's HTTP(S)_PROXY/NO_PROXY.
+            builder = builder.proxy(ProxyBuilder.all(settings.proxy))
+        return builder
 
     @staticmethod
     def _connection_error(exc: Exception) -> stripe.APIConnectionError:
+        network = isinstance(exc, TransportError)
         message = f"Network error talking to Stripe: {type(exc).__name__}"
-        return stripe.APIConnectionError(message, should_retry=True)  # type: ignore[no-untyped-call]
+        return stripe.APIConnectionError(message, should_retry=network)  # type: ignore[no-untyped-call]
 
     def request(  # type: ignore[override]  # the SDK's own clients loosen it the same way
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
         if self._sync is None:
-            limits = httpx.Limits(max_connections=self._max_connections)
-            self._sync = httpx.Client(timeout=self._timeout, limits=limits)
+            self._sync = self._configured(SyncClientBuilder()).build()
         try:
-            response = self._sync.request(method, url, headers=headers, content=post_data)
-        except httpx.HTTPError as exc:
+            request = self._sync.request(method.upper(), url).headers(headers or {})
+            response = request.body_bytes(_body(post_data)).build().send()
+            return bytes(response.bytes()), response.status, response.headers
+        except (PyreqwestError, ValueError) as exc:
             raise self._connection_error(exc) from exc
-        return response.content, response.status_code, response.headers
-
-    def _async_pool(self) -> Pool:
-        loop = asyncio.get_running_loop()
-        if self._pool is None or self._loop is not loop:
-            # Connections belong to one event loop; a gateway may outlive a loop (tests, scripts).
-            self._pool = Pool(max_connections=self._max_connections, timeout=self._timeout)
-            self._loop = loop
-        return self._pool
 
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str] | None, post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
-        body = post_data.encode() if isinstance(post_data, str) else post_data or b""
+        if self._async is None:
+            self._async = self._configured(ClientBuilder()).build()
         try:
-            return await self._async_pool().request(method, url, headers or {}, body)
-        except OSError as exc:  # TimeoutError and ConnectionError included
+            request = self._async.request(method.upper(), url).headers(headers or {})
+            response = await request.body_bytes(_body(post_data)).build().send()
+            return bytes(await response.bytes()), response.status, response.headers
+        except (PyreqwestError, ValueError) as exc:
             raise self._connection_error(exc) from exc
-
-    def _should_retry(
-        self,
-        response: tuple[Any, int, Mapping[str, str] | None] | None,
-        api_connection_error: stripe.APIConnectionError | None,
-        num_retries: int,
-        max_network_retries: int | None,
-    ) -> bool:
-        # The SDK retries a 429 only when Stripe adds `Stripe-Should-Retry: true` (lock
-        # timeouts). Rate limits are worth a retry too, with the same backoff and idempotency
-        # key: https://docs.stripe.com/rate-limits#handling-limiting-gracefully
-        if response is not None and response[1] == 429 and num_retries < (max_network_retries or 0):
-            headers = response[2] or {}
-            return headers.get("stripe-should-retry") != "false"
-        return bool(
-            super()._should_retry(response, api_connection_error, num_retries, max_network_retries)
-        )
 
     def sleep_async(self, secs: float) -> Any:
         return asyncio.sleep(secs)
@@ -231,9 +253,93 @@ class _Transport(stripe.HTTPClient):
             self._sync = None
 
     async def close_async(self) -> None:
-        if self._pool is not None and self._loop is asyncio.get_running_loop():
-            self._pool.close()
-        self._pool = None
+        if self._async is not None:
+            await self._async.close()
+            self._async = None
+
+
+def _body(post_data: object) -> bytes:
+    if isinstance(post_data, str):
+        return post_data.encode()
+    return post_data if isinstance(post_data, bytes) else b""
+
+
+def _api_key(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.startswith(("sk_", "rk_")):
+        raise ConfigurationError(
+            f"{name} must be a Stripe secret key (sk_test_... or sk_live_...);"
+            " find it in the Stripe dashboard under Developers > API keys"
+        )
+    return value
+
+
+def _url(value: str | None, name: str, example: str) -> str | None:
+    """An http(s) URL with a host, or None; refused here rather than at the first request."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except (TypeError, ValueError):  # or not a string at all
+        parts = None
+    credentials = parts is not None and (parts.username or parts.password)
+    if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname or credentials:
+        # The value itself is not repeated: a URL may hold a password.
+        raise ConfigurationError(
+            f"{name} must be an http:// or https:// URL with a host and no credentials,"
+            f" such as {example}"
+        )
+    return value
+
+
+def _number(value: object, kind: type[N]) -> N | None:
+    """`value` as a `kind`, from a number or from the text of an environment variable."""
+    if isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and kind(value) == value:
+        return kind(value)
+    return None
+
+
+def _timeout(value: object, name: str) -> float:
+    seconds = _number(value, float)
+    if seconds is None or not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigurationError(
+            f"{name} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}"
+        )
+    return seconds
+
+
+def _count(value: object, name: str, *, least: int) -> int:
+    count = _number(value, int)
+    if count is None or count < least:
+        raise ConfigurationError(f"{name} must be a whole number, at least {least}")
+    return count
+
+
+@functools.cache
+def _pem(path: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the CA certificates stripe.ca_bundle_path names ({exc.strerror})"
+        ) from None
+
+
+@attrs.frozen
+class _Settings:
+    """How the transport reaches Stripe: the same for both twins."""
+
+    timeout: float
+    max_connections: int
+    proxy: str | None
+    # PEM certificates trusted besides the system's: the SDK's bundle (stripe.ca_bundle_path).
+    extra_roots: bytes
 
 
 class Gateway:
@@ -250,17 +356,21 @@ class Gateway:
         timeout: float = DEFAULT_TIMEOUT,
         max_network_retries: int = DEFAULT_MAX_RETRIES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        proxy: str | None = None,
         allow_raw_card_data: bool = False,
     ) -> None:
-        if not isinstance(api_key, str) or not api_key.startswith(("sk_", "rk_")):
-            raise ConfigurationError(
-                "api_key must be a Stripe secret key (sk_test_... or sk_live_...);"
-                " find it in the Stripe dashboard under Developers > API keys"
-            )
-        if not timeout > 0:
-            raise ConfigurationError("timeout must be a positive number of seconds")
-        if max_network_retries < 0:
-            raise ConfigurationError("max_network_retries must not be negative")
+        _api_key(api_key, "api_key")
+        _url(api_base, "api_base", API_BASE_EXAMPLE)
+        _timeout(timeout, "timeout")
+        _count(max_network_retries, "max_network_retries", least=0)
+        _count(max_connections, "max_connections", least=1)
+        _url(proxy, "proxy", PROXY_EXAMPLE)
+        settings = _Settings(
+            timeout=timeout,
+            max_connections=max_connections,
+            proxy=proxy,
+            extra_roots=_pem(stripe.ca_bundle_path),
+        )
         _guard_stripe_logger()
         self._key_kind = api_key[:8]  # "sk_test_" / "sk_live_": safe to show
         self.live = "_live_" in api_key[:8]
@@ -268,7 +378,7 @@ class Gateway:
         self.api_base = api_base
         self.timeout = timeout
         self.max_network_retries = max_network_retries
-        self._transport = _Transport(timeout=timeout, max_connections=max_connections)
+        self._transport = _Transport(settings)
         self._client = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
@@ -279,28 +389,27 @@ class Gateway:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
         """A gateway from STRIPE_SECRET_KEY, STRIPE_API_BASE, PAYFLOW_STRIPE_TIMEOUT,
-        PAYFLOW_STRIPE_MAX_RETRIES and PAYFLOW_ALLOW_RAW_CARD_DATA (docs/library.md)."""
+        PAYFLOW_STRIPE_MAX_RETRIES and PAYFLOW_ALLOW_RAW_CARD_DATA (docs/library.md); proxies
+        from HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY."""
         env = os.environ if environ is None else environ
+        api_base = env.get("STRIPE_API_BASE") or None
         api_key = env.get("STRIPE_SECRET_KEY")
         if not api_key:
-            raise ConfigurationError(
-                "STRIPE_SECRET_KEY is not set: export your Stripe secret key"
-                " (sk_test_...), or run a local sandbox with `payflow sandbox` and set"
-                " STRIPE_API_BASE to the URL it prints"
+            where = (
+                "the secret key of the Stripe at STRIPE_API_BASE (any sk_test_... for a"
+                " `payflow sandbox`)"
+                if api_base
+                else "your Stripe secret key (sk_test_...), or run a local sandbox with"
+                " `payflow sandbox` and set STRIPE_API_BASE to the URL it prints"
             )
-        try:
-            timeout = float(env.get("PAYFLOW_STRIPE_TIMEOUT", DEFAULT_TIMEOUT))
-            retries = int(env.get("PAYFLOW_STRIPE_MAX_RETRIES", DEFAULT_MAX_RETRIES))
-        except ValueError as exc:
-            raise ConfigurationError(
-                "PAYFLOW_STRIPE_TIMEOUT must be a number of seconds and"
-                " PAYFLOW_STRIPE_MAX_RETRIES a whole number"
-            ) from exc
+            raise ConfigurationError(f"STRIPE_SECRET_KEY is not set: export {where}")
+        timeout = env.get("PAYFLOW_STRIPE_TIMEOUT", DEFAULT_TIMEOUT)
+        retries = env.get("PAYFLOW_STRIPE_MAX_RETRIES", DEFAULT_MAX_RETRIES)
         return cls(
-            api_key,
-            api_base=env.get("STRIPE_API_BASE") or None,
-            timeout=timeout,
-            max_network_retries=retries,
+            _api_key(api_key, "STRIPE_SECRET_KEY"),
+            api_base=_url(api_base, "STRIPE_API_BASE", API_BASE_EXAMPLE),
+            timeout=_timeout(timeout, "PAYFLOW_STRIPE_TIMEOUT"),
+            max_network_retries=_count(retries, "PAYFLOW_STRIPE_MAX_RETRIES", least=0),
             allow_raw_card_data=env.get("PAYFLOW_ALLOW_RAW_CARD_DATA", "").lower()
             in {"1", "true", "yes"},
         )

@@ -7,18 +7,16 @@ import contextlib
 import gc
 import importlib.util
 import logging
-import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Final
 
-import stripe
 import uvicorn
-from stripe import _api_requestor, _util
 
 import payflow
+from payflow import _sdk
 
 from ._app import create_app
 from ._limits import RESERVED_DESCRIPTORS, Limits, raise_open_file_limit
@@ -110,8 +108,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def _settings() -> Settings:
     # STRIPE_LOG=debug makes the SDK print every request body to stderr, bypassing logging
     # (stripe/_util.py `log_debug`): card numbers and CVCs would end up in the server's output.
-    # Asked the way the SDK decides it (`stripe.log` first, then STRIPE_LOG).
-    if _util._console_log_level() == "debug":  # type: ignore[no-untyped-call]
+    if _sdk.console_log_level() == "debug":
         raise _refuse(
             "STRIPE_LOG=debug makes the Stripe SDK print request bodies, card numbers and CVCs"
             " included, to stderr; unset it (STRIPE_LOG=info prints only methods, URLs and"
@@ -133,34 +130,6 @@ def _gateway(stack: contextlib.ExitStack, sandbox: bool) -> payflow.Gateway:
         return payflow.Gateway.from_env()
     except payflow.ConfigurationError as exc:
         raise _refuse(exc.message) from None
-
-
-def _skip_sdk_work_nobody_reads() -> None:
-    """Measured (docs/performance.md): under load ~10% of the server's CPU went to the SDK
-    formatting log lines, whole response bodies included, that no handler writes, and ~2% to
-    reading ~20 environment variables per request to name an "AI agent" in the User-Agent.
-
-    Format a line only when the console (`STRIPE_LOG`, `stripe.log`) or a handler of the `stripe`
-    logger will see it, and read the environment once. Both reach into the SDK's private modules
-    (stripe is pinned below 17); `test_serve.py` checks the names still exist and that
-    `STRIPE_LOG=info` still prints.
-    """
-    stripe_logger = logging.getLogger("stripe")
-
-    def when_read(log: Callable[..., None], level: int) -> Callable[..., None]:
-        def log_when_read(message: str, **params: object) -> None:
-            console = _util._console_log_level()  # type: ignore[no-untyped-call]
-            if console is not None or stripe_logger.isEnabledFor(level):
-                log(message, **params)
-
-        return log_when_read
-
-    _api_requestor.log_info = when_read(_util.log_info, logging.INFO)  # type: ignore[attr-defined]
-    _api_requestor.log_debug = when_read(_util.log_debug, logging.DEBUG)  # type: ignore[attr-defined]
-    agent = _api_requestor._APIRequestor._detect_ai_agent(os.environ)
-    _api_requestor._APIRequestor._detect_ai_agent = staticmethod(  # type: ignore[method-assign]
-        lambda environ: agent
-    )
 
 
 def _write_access_log() -> None:
@@ -206,9 +175,7 @@ def run(
     sock = _listen(host, port)
     if access_log:
         _write_access_log()
-    # Telemetry headers cost ~3% of the CPU of a request, and tell Stripe nothing we need.
-    stripe.enable_telemetry = False
-    _skip_sdk_work_nobody_reads()
+    _sdk.tune_for_server()
     # Until uvicorn takes over the signals, SIGTERM unwinds like Ctrl-C so the sandbox stops.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 import pytest
 import stripe
 from hypothesis import given
+from pyreqwest.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 import payflow
 from payflow import (
@@ -305,10 +305,15 @@ class TestNetwork:
         assert StripeUnavailable is type(translate(connection_error(OSError("refused"))))
 
     @pytest.mark.parametrize(
-        "cause", [TimeoutError(), httpx.ReadTimeout("slow"), httpx.ConnectTimeout("slow")]
+        "cause",
+        [
+            TimeoutError(),
+            ReadTimeoutError("slow", {"causes": None}),
+            ConnectTimeoutError("slow", {"causes": None}),
+        ],
     )
     def test_timeout_is_stripe_timeout(self, cause: BaseException) -> None:
-        """A network failure caused by a timeout (httpx or asyncio/aiohttp) is StripeTimeout."""
+        """A network failure caused by a timeout (pyreqwest's or asyncio's) is StripeTimeout."""
         assert StripeTimeout is type(translate(connection_error(cause)))
 
     def test_server_error_is_stripe_server_error(self) -> None:

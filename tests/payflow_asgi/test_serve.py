@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.client import HTTPConnection
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from stripe import _api_requestor
 
-from payflow_asgi._serve import _skip_sdk_work_nobody_reads
 from tests.payflow_asgi.asgi_support import (
     DECLINED,
     EXP_YEAR,
@@ -213,43 +210,6 @@ def test_an_idle_connection_outlives_the_clients_keep_alive(server: str) -> None
         connection.close()
 
     assert (200, 200, True) == (first.status, second.status, reused)
-
-
-class _Counted:
-    """A log parameter that counts how often the SDK formats it."""
-
-    formatted = 0
-
-    def __str__(self) -> str:
-        _Counted.formatted += 1
-        return "counted"
-
-
-def test_serve_skips_the_sdk_s_log_formatting_only_when_nobody_reads_it(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Patched as payflow serve patches the SDK: a line nobody reads is not formatted; one the
-    `stripe` logger takes is. (The SDK names it patches exist: it would raise otherwise.)"""
-    for name in ("log_info", "log_debug"):
-        monkeypatch.setattr(_api_requestor, name, getattr(_api_requestor, name))
-    requestor = _api_requestor._APIRequestor
-    monkeypatch.setattr(requestor, "_detect_ai_agent", requestor.__dict__["_detect_ai_agent"])
-    monkeypatch.delenv("STRIPE_LOG", raising=False)
-    _skip_sdk_work_nobody_reads()
-    log_info: Callable[..., None] = _api_requestor.log_info  # type: ignore[attr-defined]
-    _Counted.formatted = 0
-
-    caplog.set_level(logging.WARNING, logger="stripe")
-    log_info("unread", body=_Counted())
-    unread = _Counted.formatted
-    caplog.set_level(logging.INFO, logger="stripe")
-    log_info("read", body=_Counted())
-
-    assert (0, 1, ["body=counted message=read"]) == (
-        unread,
-        _Counted.formatted,
-        [r.getMessage() for r in caplog.records],
-    )
 
 
 def test_serve_with_stripe_log_info_still_prints_the_sdk_s_lines() -> None:

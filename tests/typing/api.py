@@ -41,6 +41,7 @@ gw: Gateway = Gateway(
     timeout=5.0,
     max_network_retries=0,
     max_connections=10,
+    proxy="http://proxy.example:3128",
     allow_raw_card_data=False,
 )
 from_env: Gateway = Gateway.from_env({"STRIPE_SECRET_KEY": "sk_test_typing"})
