@@ -648,3 +648,16 @@ class TestStripeUnreachable:
             await offline.create_customer()
 
         assert None is payflow.last_stripe_request_id()
+
+    async def test_no_answer_forgets_the_previous_request_id(
+        self, steps: Steps, offline: Steps
+    ) -> None:
+        """A call Stripe never answered, after one it answered, reports no id: not the earlier
+        call's, which would send whoever reads the logs to the wrong request."""
+        await steps.create_customer()
+        assert str(payflow.last_stripe_request_id()).startswith("req_")
+
+        with pytest.raises(StripeUnavailable):
+            await offline.create_customer()
+
+        assert None is payflow.last_stripe_request_id()
