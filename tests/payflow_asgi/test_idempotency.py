@@ -6,6 +6,7 @@ import uuid
 
 import httpx
 
+from payflow_asgi._routes import ROUTES
 from tests.payflow_asgi.asgi_support import Post, data_of
 
 
@@ -96,3 +97,32 @@ async def test_a_key_sent_twice_is_a_400(client: httpx.AsyncClient) -> None:
     )
 
     assert (400, "Idempotency-Key") == (response.status_code, response.json()["error"]["field"])
+
+
+async def test_one_key_on_every_route_never_collides(post: Post) -> None:
+    """One Idempotency-Key sent to every POST route of a flow, in turn: each answers for itself.
+    Had two routes shared a namespace, the later one would get Stripe's replay of the earlier
+    answer or an idempotency error (409 idempotency_conflict), since Stripe keeps a key's first
+    request (https://docs.stripe.com/api/idempotent_requests)."""
+    key = {"Idempotency-Key": f"everywhere-{uuid.uuid4()}"}
+    customer = data_of(await post("/api/customers", {"email": "one@example.com"}, key))["id"]
+    card = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    token = data_of(await post("/api/cards", card, key))["token_id"]
+    assign = {"userId": customer, "source": token}
+    card_id = data_of(await post("/api/cards/assign", assign, key))["cardId"]
+    payment = {"customer_id": customer, "amount": "12.00", "payment_method": card_id}
+    payment_id = data_of(await post("/api/payments", payment, key))["id"]
+    confirmed = data_of(await post("/api/payments/confirm", {"paymentId": payment_id}, key))
+    charge = confirmed["charges"]["data"][0]["id"]
+    refund = data_of(await post("/api/payments/refund", {"chargeId": charge}, key))
+    # A succeeded payment cannot be canceled: Stripe's own conflict, not the key's.
+    cancel = await post("/api/payments/cancel", {"paymentId": payment_id}, key)
+
+    assert ("succeeded", 1200, (409, "conflict")) == (
+        confirmed["status"], refund["amount"], (cancel.status_code, cancel.json()["error"]["code"])
+    )  # fmt: skip
+    posted = {
+        "/api/customers", "/api/cards", "/api/cards/assign", "/api/payments",
+        "/api/payments/confirm", "/api/payments/refund", "/api/payments/cancel",
+    }  # fmt: skip
+    assert {route.path for route in ROUTES if route.method == "POST"} == posted
