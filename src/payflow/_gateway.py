@@ -70,7 +70,7 @@ _CONFLICT_CODES: Final = frozenset(
         "token_already_used",
     }
 )
-_SECRET: Final = re.compile(r"\d(?:[ -]?\d){11,18}|\b[sr]k_(?:test|live)_\w+")
+_SECRET: Final = re.compile(r"\d(?:[ -]?\d){11,18}|\b[sr]k_(?:test|live)_\w+|_secret_\w+")
 
 
 def _redact(message: str) -> str:

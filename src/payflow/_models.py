@@ -82,7 +82,8 @@ class RedirectToUrl:
 
     # Stripe's authentication URLs may carry a secret of the payment: out of the repr.
     url: str = attrs.field(repr=False)
-    return_url: str | None
+    # The shop's URL may carry its own session or order secrets in its query.
+    return_url: str | None = attrs.field(repr=False)
     type: ClassVar[Literal["redirect_to_url"]] = "redirect_to_url"
 
 

@@ -162,9 +162,10 @@ class Money:
 def major_units(minor_units: int, currency: str) -> Decimal:
     """`minor_units` of a (known, lower-case) currency as a Decimal amount, exactly."""
     exponent, _ = _rule(currency)
-    # scaleb() is exact (no context rounding here: the exponent of an int's Decimal is 0), and
-    # Decimal(int) has no limit on digits, unlike f"{int}".
-    return Decimal(minor_units).scaleb(-exponent)
+    # Built from its digits: exact whatever the caller's Decimal context (scaleb() would round
+    # to its precision), and Decimal(int) has no limit on digits, unlike f"{int}".
+    sign, digits, _ = Decimal(minor_units).as_tuple()
+    return Decimal((sign, digits, -exponent))
 
 
 def smallest_amount(currency: str) -> Decimal:

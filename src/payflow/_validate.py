@@ -77,8 +77,9 @@ def _not_an_id(field: str) -> InvalidRequest:
 
 
 def object_id(value: object, field: str) -> str:
-    """A Stripe id."""
-    if not isinstance(value, str) or not _ID.fullmatch(value):
+    """A Stripe id; never a client secret (`pi_..._secret_...`), which would reach a URL and
+    the SDK's log lines."""
+    if not isinstance(value, str) or not _ID.fullmatch(value) or "_secret_" in value:
         raise _not_an_id(field)
     return value
 

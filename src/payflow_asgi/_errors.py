@@ -96,6 +96,9 @@ class RouteFields(Protocol):
 
     def argument(self, name: str) -> str | None: ...
 
+    @property
+    def rejected(self) -> Mapping[str, str]: ...
+
 
 def language_of(connection: HTTPConnection, default: Language) -> Language:
     """The language of the answer, from the request's Accept-Language headers."""
@@ -114,7 +117,11 @@ def _route_fields(request: Request) -> RouteFields | None:
 
 
 def _message(
-    exc: payflow.PayflowError, default: str, field: str | None, argument: str | None
+    exc: payflow.PayflowError,
+    default: str,
+    field: str | None,
+    argument: str | None,
+    rejected: Mapping[str, str],
 ) -> tuple[str, dict[str, Any]]:
     """The catalog key and parameters of the message for `exc`."""
     params: dict[str, Any] = {"field": field}
@@ -129,9 +136,7 @@ def _message(
     if field is None:
         return default, params
     if isinstance(exc, payflow.StripeRejected):
-        if argument == "amount":
-            return "error.refund_too_large", params
-        return "error.stripe_rejected_field", params
+        return rejected.get(field, "error.stripe_rejected_field"), params
     if isinstance(exc, payflow.InvalidRequest) and exc.rule is not None:
         return f"rule.{exc.rule}", {**exc.params, **params}
     return default, params
@@ -156,7 +161,8 @@ def handlers(default: Language) -> Mapping[type[Exception], ExceptionHandler]:
             error["request_id"] = exc.request_id
         if status >= 500:
             logger.warning("%s on %s: %r", type(exc).__name__, request.url.path, exc)
-        key, params = _message(exc, default_key, field, argument)
+        rejected = {} if fields is None else fields.rejected
+        key, params = _message(exc, default_key, field, argument, rejected)
         if "object" in params:
             params["object"] = render(f"object.{params['object']}", language)
         return failure(status, render(key, language, params), error, language)

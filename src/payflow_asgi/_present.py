@@ -259,7 +259,7 @@ PAYMENT_STATE: Final = Presenter[payflow.Payment](
         "amount_refunded": value.amount_refunded.minor_units,
         "next_action": _next_action(value.next_action),
         "last_payment_error": _payment_error(value.last_payment_error),
-        **({"client_secret": value.client_secret} if value.status == "requires_action" else {}),
+        **_authentication(value),
     },
     optional={"client_secret": _CLIENT_SECRET},
 )

@@ -93,6 +93,8 @@ class Route:
     method: Literal["POST", "GET"] = "POST"
     messages: tuple[str, ...] = ()
     message: Callable[[Any], str] | None = None
+    # What Stripe's refusal of a field's value means on this route, by the spec's field name.
+    rejected: Mapping[str, str] = attrs.field(factory=dict)
 
     @property
     def starlette_path(self) -> str:
@@ -262,5 +264,7 @@ ROUTES: Final = (
         ),
         present.REFUND,
         errors=(404,),
+        # Stripe refuses a refund's amount when it is more than what remains of the charge.
+        rejected={"amount": "error.refund_too_large"},
     ),
 )  # fmt: skip

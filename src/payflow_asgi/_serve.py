@@ -7,6 +7,7 @@ import contextlib
 import gc
 import importlib.util
 import logging
+import os
 import signal
 import socket
 import sys
@@ -125,6 +126,10 @@ def _gateway(stack: contextlib.ExitStack, sandbox: bool) -> payflow.Gateway:
         from payflow_sandbox import Sandbox
 
         started = stack.enter_context(Sandbox(port=0))
+        # The sandbox is on loopback: a proxy from the environment (HTTP_PROXY, ...) would send
+        # its requests, card numbers included, away from this machine, or nowhere.
+        no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy")
+        os.environ["NO_PROXY"] = ",".join(filter(None, [no_proxy, started.host]))
         return payflow.Gateway(SANDBOX_API_KEY, api_base=started.url)
     try:
         return payflow.Gateway.from_env()

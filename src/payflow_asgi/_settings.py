@@ -127,5 +127,8 @@ ENVIRONMENT: Final[tuple[tuple[str, str, str], ...]] = (
     ("PAYFLOW_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES), "the largest request body"),
     ("PAYFLOW_LANGUAGE", "es", "messages' language when Accept-Language names neither es nor en"),
     *LIMITS,
+    # Read by the HTTP client (pyreqwest), as curl reads them; never for --sandbox's sandbox.
+    ("HTTPS_PROXY", "(none)", "the proxy to Stripe (also HTTP_PROXY, ALL_PROXY)"),
+    ("NO_PROXY", "(none)", "hosts reached without the proxy"),
     ("STRIPE_LOG", "(none)", "the Stripe SDK's console log; debug is refused"),
 )

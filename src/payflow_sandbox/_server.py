@@ -16,10 +16,13 @@ import sys
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
 from payflow_sandbox import _index, port_number
 
 READY_PREFIX = "payflow sandbox listening on "
+# Where the 3-D Secure challenge pages are (`_three_d_secure`); their paths hold secrets.
+CHALLENGE_PATH = "/_payflow/3ds"
 # The exit status when the address cannot be listened on (as `payflow serve`'s).
 CANNOT_LISTEN = 3
 DEFAULT_HOST = "127.0.0.1"
@@ -53,6 +56,17 @@ def build_app() -> web.Application:
     return app
 
 
+class _AccessLogger(AbstractAccessLogger):
+    """Method, path and status only: bodies carry card numbers, queries may carry secrets, and
+    a 3-D Secure challenge's path holds the token that opens it."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        path = request.path
+        if path.startswith(CHALLENGE_PATH + "/"):
+            path = CHALLENGE_PATH + "/…"
+        self.logger.info('"%s %s" %d', request.method, path, response.status)
+
+
 def url_for(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -74,8 +88,7 @@ async def serve(
         app,
         handle_signals=False,
         access_log=logging.getLogger("payflow_sandbox.access") if access_log else None,
-        # Method, path and status only: request bodies carry card numbers.
-        access_log_format='"%r" %s %b',
+        access_log_class=_AccessLogger,
     )
     await runner.setup()
     try:

@@ -56,6 +56,7 @@ from localstripe import resources, server
 from localstripe.errors import UserError
 
 from ._compat import format_amount
+from ._server import CHALLENGE_PATH
 
 __all__ = ["AUTHENTICATION_REQUIRED", "CANCELABLE", "CHALLENGE_PATH", "install"]
 
@@ -83,7 +84,6 @@ CANCELABLE: Final = (
     "processing",
 )
 
-CHALLENGE_PATH: Final = "/_payflow/3ds"
 _CHALLENGE: Final = re.compile(
     re.escape(CHALLENGE_PATH) + r"/(pi_\w+)/([\w-]+)(?:/(complete|fail))?"
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from payflow import InvalidAmount, InvalidRequest, Money, PayflowError
-from payflow._money import CURRENCIES
+from payflow._money import CURRENCIES, major_units
 from tests.payflow.strategies import (
     THREE_DECIMAL,
     WHOLE_UNITS_TIMES_100,
@@ -348,3 +348,15 @@ class TestHostileAmounts:
 
         assert time.perf_counter() - start < 0.5
         assert int("9" * 17) * {"eur": 100, "jpy": 1, "kwd": 1000, "isk": 100}[currency] == units
+
+
+def test_amounts_from_stripe_are_exact_whatever_the_decimal_context() -> None:
+    """An application that lowers Decimal's precision still reads 123456 cents as 1234.56 EUR
+    and 99,999,999 fils as 99999.999 KWD: nothing read from Stripe goes through the context's
+    rounding."""
+    with localcontext() as context:
+        context.prec = 4
+        read = (Money.from_minor_units(123456, "eur"), major_units(99_999_999, "kwd"))
+
+    assert (Decimal("1234.56"), Decimal("99999.999")) == (read[0].amount, read[1])
+    assert 123456 == read[0].minor_units

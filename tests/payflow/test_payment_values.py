@@ -265,3 +265,12 @@ class TestReadPayment:
             SECRET in repr(payment),
             SECRET in str(payment),
         )
+
+
+def test_the_return_url_stays_out_of_the_repr() -> None:
+    """A shop's return URL may carry its own secrets in its query: not in a repr."""
+    action = RedirectToUrl(
+        url="https://hooks.stripe.com/x", return_url="https://shop.example/?sess=SECRETQ"
+    )
+
+    assert "SECRETQ" not in repr(action)

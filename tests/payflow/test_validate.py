@@ -436,6 +436,9 @@ class TestRulesAndParameters:
              ("source", "id", {"example": "tok_123abc"})),
             (lambda: check.object_id("x", "charge_id"),
              ("charge_id", "id", {"example": "ch_123abc"})),
+            # A client secret sent as an id would reach a URL, and the SDK's log lines.
+            (lambda: check.object_id("pi_1ABC_secret_xyz", "payment_id"),
+             ("payment_id", "id", {"example": "pi_123abc"})),
             (lambda: card(number="42"),
              ("number", "card_number", {"min_digits": 12, "max_digits": 19})),
             (lambda: card(number="4242424242424241"), ("number", "luhn", {})),

@@ -547,3 +547,17 @@ async def test_a_card_number_as_source_is_told_a_token_is_expected(post: Post) -
     assert (400, {"code": "invalid_request", "field": "source"}) == error_of(response)
     assert "tok_123abc" in response.json()["message"]
     assert VISA not in response.text
+
+
+async def test_stripe_refusing_a_payments_amount_is_not_called_a_refund() -> None:
+    """Stripe refusing `amount` on POST /api/payments names the field, without the refund
+    route's explanation (which only a refund's amount means)."""
+    error = {"type": "invalid_request_error", "param": "amount", "message": "Amount too small"}
+    body = {"customer_id": "cus_1", "amount": "5.00", "payment_method": "card_1"}
+    async with failing_stripe(400, error) as url, app_client(url) as http:
+        payment = await http.post("/api/payments", json=body)
+        refund = await http.post("/api/payments/refund", json={"chargeId": "ch_1", "amount": 5})
+
+    assert (400, "amount") == (payment.status_code, payment.json()["error"]["field"])
+    assert "Stripe ha rechazado el valor del campo «amount»." == payment.json()["message"]
+    assert "reembolso" in refund.json()["message"]

@@ -224,3 +224,21 @@ def test_serve_with_stripe_log_info_still_prints_the_sdk_s_lines() -> None:
     _, stderr = process.communicate(timeout=15)
 
     assert True is ("message='Request to Stripe api' method=post" in stderr)
+
+
+def test_the_sandbox_is_reached_past_a_proxy_from_the_environment() -> None:
+    """`payflow serve --sandbox` on a machine with HTTP_PROXY/HTTPS_PROXY/ALL_PROXY set (here to
+    a proxy that does not answer): its sandbox is on loopback, reached directly."""
+    dead = f"http://127.0.0.1:{closed_port()}"
+    proxies = {name: dead for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy")}
+    process = start_serve("--sandbox", "--port", str(closed_port()), env={**os.environ, **proxies})
+    try:
+        url = wait_until_serving(process)
+        with httpx.Client(base_url=url, timeout=30, trust_env=False) as http:
+            response = http.post("/api/customers", json={"email": "proxied@example.com"})
+    finally:
+        stop_serve(process)
+
+    assert (200, "Cliente creado correctamente") == (
+        response.status_code, response.json()["message"]
+    )  # fmt: skip

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import stripe
 
@@ -110,3 +111,25 @@ def test_importing_the_launcher_does_not_import_localstripe() -> None:
         "assert 'localstripe' not in sys.modules and 'aiohttp' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=os.environ.copy())
+
+
+def test_the_access_log_shows_method_path_and_status_only() -> None:
+    """--access-log writes method, path and status: no query (it may hold a secret) and no
+    3-D Secure challenge token (it opens the page)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "payflow_sandbox", "--port", "0", "--access-log"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().decode().removeprefix("payflow sandbox listening on ")
+        with httpx.Client(base_url=url.strip(), trust_env=False) as http:
+            http.get("/v1/customers", params={"q": "query-secret"}, auth=("sk_test_x", ""))
+            http.get("/_payflow/3ds/pi_1/token-secret")
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    log = stderr.decode()
+
+    assert ['"GET /v1/customers" 400', '"GET /_payflow/3ds/…" 404'] == log.splitlines()[1:]
