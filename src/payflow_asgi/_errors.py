@@ -122,6 +122,7 @@ def _message(
     field: str | None,
     argument: str | None,
     rejected: Mapping[str, str],
+    language: Language,
 ) -> tuple[str, dict[str, Any]]:
     """The catalog key and parameters of the message for `exc`."""
     params: dict[str, Any] = {"field": field}
@@ -131,7 +132,8 @@ def _message(
     if isinstance(exc, payflow.NotFound) and field is not None:
         example = payflow.rules.ID_EXAMPLES.get(argument or "")
         if example is not None:
-            return "error.not_found_field", {**params, "object": example.split("_", 1)[0]}
+            kind = render(f"object.{example.split('_', 1)[0]}", language)
+            return "error.not_found_field", {**params, "object": kind}
         return default, params
     if field is None:
         return default, params
@@ -162,9 +164,7 @@ def handlers(default: Language) -> Mapping[type[Exception], ExceptionHandler]:
         if status >= 500:
             logger.warning("%s on %s: %r", type(exc).__name__, request.url.path, exc)
         rejected = {} if fields is None else fields.rejected
-        key, params = _message(exc, default_key, field, argument, rejected)
-        if "object" in params:
-            params["object"] = render(f"object.{params['object']}", language)
+        key, params = _message(exc, default_key, field, argument, rejected, language)
         return failure(status, render(key, language, params), error, language)
 
     async def problem(request: Request, exc: Exception) -> Response:
