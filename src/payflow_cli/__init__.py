@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from payflow_sandbox import SANDBOX_DEFAULT_PORT, port_number
 
@@ -35,6 +35,19 @@ def _version() -> str:
         if script.value.startswith(f"{__name__}:") and script.dist is not None:
             return script.dist.version
     return "unknown (not installed)"
+
+
+class _HelpWithEnvironment(argparse.Action):
+    """`payflow serve --help`, ending with the environment variables the server reads: imported
+    only then, so that other commands do not pay for importing the server."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show this help message and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        parser.epilog = _environment()
+        parser.print_help()
+        parser.exit()
 
 
 def _environment() -> str:
@@ -85,9 +98,10 @@ def _parser() -> argparse.ArgumentParser:
         "serve",
         help="serve the payment routes over HTTP",
         description="Serve the payment routes over HTTP until SIGINT or SIGTERM.",
-        epilog=_environment(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
+    serve.add_argument("-h", "--help", action=_HelpWithEnvironment)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )
