@@ -5,15 +5,27 @@ through:
 
 - `Fault.drop()`: forward the request, let the sandbox act, then close the client's connection
   without a response: Stripe acted and the caller never heard.
-- `Fault.status(500)`: answer 500 (429, 503, ...) without forwarding.
+- `Fault.answer(500)`: answer 500 (429, 503, ...) without forwarding.
 - `Fault.delay(2.0)`: wait, then forward.
+- `Fault.overlap()`: forward the request's head but hold its body back, and close the client's
+  connection: the request is in flight at the sandbox, and the caller never hears. The next
+  attempt with the same `Idempotency-Key` (the retry) is forwarded whole; once the sandbox has
+  answered it (or has kept it `RELEASE_AFTER` seconds without an answer), the held body is sent,
+  so the original finishes at the sandbox after the retry got there. The retry's answer reaches
+  the caller only once the original's answer has come back, so what the caller does next never
+  races the original.
 
 `lose_first_responses(pattern)` drops the first response for each new `Idempotency-Key` on
-matching paths and lets its retries through: a lost response, then a retry, for any number of
-concurrent calls.
+matching paths, and `overlap_first_attempts(pattern)` holds each first attempt that way, letting
+the retries through: a lost response, then a retry, for any number of concurrent calls.
+
+Every request is recorded as an `Exchange`: when it went upstream and came back (ticks of one
+counter, so their order is exact), the sandbox's status, the `id` it answered with, whether it
+was a replay (`Idempotent-Replayed: true`), and whether the answer reached the caller. Bodies
+are never kept: they hold card numbers.
 
 It runs its own event loop in a thread, so sync and async code can both go through it. Each
-response closes its connection, which keeps the proxy a dozen lines of HTTP/1.1.
+response closes its connection, which keeps the proxy a few dozen lines of HTTP/1.1.
 """
 
 from __future__ import annotations
@@ -21,13 +33,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
+import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 from urllib.parse import urlsplit
 
 import attrs
+
+# An overlapped original is released when its retry has been at the sandbox this long without
+# an answer (a sandbox that queues the retry behind the original would otherwise never answer).
+RELEASE_AFTER: Final = 5.0
+# ... and when no retry comes at all within this long, so that nothing hangs.
+HOLD_LIMIT: Final = 30.0
 
 
 @attrs.frozen
@@ -48,6 +69,56 @@ class Fault:
     def delay(cls, seconds: float) -> Fault:
         return cls("delay", seconds=seconds)
 
+    @classmethod
+    def overlap(cls) -> Fault:
+        return cls("overlap")
+
+
+@attrs.define
+class Exchange:
+    """One request through the proxy and what became of it; ticks order events across requests."""
+
+    method: str
+    path: str
+    key: str | None
+    fault: Fault | None
+    forwarded: int | None = None  # the request (its head, when overlapped) went to the sandbox
+    released: int | None = None  # overlapped: its body followed
+    answered: int | None = None  # the sandbox's answer ended
+    status: int | None = None
+    object_id: str | None = None  # the "id" of the sandbox's JSON answer
+    replayed: bool = False  # the sandbox said Idempotent-Replayed: true
+    delivered: bool = False  # the sandbox's answer was passed on to the caller
+
+
+def in_order(*ticks: int | None) -> bool:
+    """Whether each of these events happened, one after the other."""
+    happened = [tick for tick in ticks if tick is not None]
+    return len(happened) == len(ticks) and happened == sorted(set(happened))
+
+
+@attrs.define
+class _Held:
+    """An overlapped original waiting for its retry."""
+
+    release: asyncio.Event = attrs.field(factory=asyncio.Event)
+    finished: asyncio.Event = attrs.field(factory=asyncio.Event)
+    claimed: bool = False
+
+
+def _read_answer(raw: bytes, exchange: Exchange) -> None:
+    """Note the status, the replay header and the object id of a raw HTTP answer."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    with contextlib.suppress(IndexError, ValueError):
+        exchange.status = int(lines[0].split(" ", 2)[1])
+    headers = {n.strip().lower(): v.strip() for n, _, v in (x.partition(":") for x in lines[1:])}
+    exchange.replayed = headers.get("idempotent-replayed") == "true"
+    with contextlib.suppress(ValueError):
+        data = json.loads(body)
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            exchange.object_id = data["id"]
+
 
 class FaultProxy:
     def __init__(self, upstream: str) -> None:
@@ -56,11 +127,19 @@ class FaultProxy:
         self._plans: dict[str, collections.deque[Fault]] = collections.defaultdict(
             collections.deque
         )
-        self._lossy: list[re.Pattern[str]] = []
+        self._first_attempts: list[tuple[re.Pattern[str], Fault]] = []
         self._keys_seen: set[str] = set()
+        self._held: dict[str, _Held] = {}
+        self._serving: set[asyncio.Task[None]] = set()
         self._lock = threading.Lock()
-        self.seen: list[tuple[str, str, Fault | None]] = []
+        self._ticks = itertools.count()
+        self.exchanges: list[Exchange] = []
         self.url = ""
+
+    @property
+    def seen(self) -> list[tuple[str, str, Fault | None]]:
+        """(method, path, fault) of every request, in order of arrival."""
+        return [(e.method, e.path, e.fault) for e in self.exchanges]
 
     def plan(self, pattern: str, *faults: Fault) -> None:
         """Apply `faults`, in order, to the next requests whose path matches `pattern`."""
@@ -70,7 +149,31 @@ class FaultProxy:
     def lose_first_responses(self, pattern: str) -> None:
         """Drop the response to the first attempt of every idempotency key on `pattern`."""
         with self._lock:
-            self._lossy.append(re.compile(pattern))
+            self._first_attempts.append((re.compile(pattern), Fault.drop()))
+
+    def overlap_first_attempts(self, pattern: str) -> None:
+        """Hold the first attempt of every idempotency key on `pattern` at the sandbox, cut off
+        from its caller, until its retry has reached the sandbox (`Fault.overlap`)."""
+        with self._lock:
+            self._first_attempts.append((re.compile(pattern), Fault.overlap()))
+
+    def on(self, pattern: str) -> list[Exchange]:
+        """The exchanges whose path (without its query) matches `pattern`."""
+        return [e for e in self.exchanges if re.fullmatch(pattern, e.path.partition("?")[0])]
+
+    def lost(self, pattern: str) -> list[Exchange]:
+        """The exchanges on `pattern` that the sandbox answered and whose caller never heard."""
+        return [e for e in self.on(pattern) if e.status is not None and not e.delivered]
+
+    def by_key(self, pattern: str) -> dict[str | None, list[Exchange]]:
+        """The exchanges on `pattern` grouped by idempotency key, each group in arrival order."""
+        groups: dict[str | None, list[Exchange]] = collections.defaultdict(list)
+        for exchange in self.on(pattern):
+            groups[exchange.key].append(exchange)
+        return dict(groups)
+
+    def _tick(self) -> int:
+        return next(self._ticks)
 
     def _next_fault(self, path: str, key: str | None) -> Fault | None:
         path = path.partition("?")[0]
@@ -78,23 +181,78 @@ class FaultProxy:
             for pattern, faults in self._plans.items():
                 if faults and re.fullmatch(pattern, path):
                     return faults.popleft()
-            lossy = any(p.fullmatch(path) for p in self._lossy)
-            if lossy and key is not None and key not in self._keys_seen:
-                self._keys_seen.add(key)
-                return Fault.drop()
+            for first, fault in self._first_attempts:
+                if first.fullmatch(path) and key is not None and key not in self._keys_seen:
+                    self._keys_seen.add(key)
+                    return fault
         return None
 
-    async def _forward(self, head: bytes, body: bytes) -> bytes:
+    async def _upstream_answer(self, reader: asyncio.StreamReader, exchange: Exchange) -> bytes:
+        raw = await reader.read()
+        exchange.answered = self._tick()
+        _read_answer(raw, exchange)
+        return raw
+
+    async def _forward(self, head: bytes, body: bytes, exchange: Exchange) -> bytes:
+        """Send the request whole, and return the sandbox's answer (a retry of an overlapped
+        original releases it, and waits for it to finish)."""
+        held = self._held.get(exchange.key) if exchange.key else None
+        if held is not None and held.claimed:
+            held = None
+        if held is not None:
+            held.claimed = True
         reader, writer = await asyncio.open_connection(*self._upstream)
         try:
             writer.write(head + body)
             await writer.drain()
-            return await reader.read()
+            exchange.forwarded = self._tick()
+            answer = asyncio.ensure_future(self._upstream_answer(reader, exchange))
+            if held is None:
+                return await answer
+            await asyncio.wait({answer}, timeout=RELEASE_AFTER)
+            held.release.set()
+            raw = await answer
+            await held.finished.wait()
+            return raw
         finally:
             writer.close()
             await writer.wait_closed()
 
+    async def _overlapped(
+        self, head: bytes, body: bytes, exchange: Exchange, client: asyncio.StreamWriter
+    ) -> None:
+        """Send the head, cut the caller off, wait for the retry, then send the body."""
+        assert exchange.key is not None  # only keyed first attempts are overlapped
+        held = self._held[exchange.key] = _Held()
+        reader, writer = await asyncio.open_connection(*self._upstream)
+        try:
+            writer.write(head)
+            await writer.drain()
+            exchange.forwarded = self._tick()
+            client.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.release.wait(), HOLD_LIMIT)
+            writer.write(body)
+            await writer.drain()
+            exchange.released = self._tick()
+            await self._upstream_answer(reader, exchange)
+        finally:
+            held.finished.set()
+            writer.close()
+            await writer.wait_closed()
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # asyncio forgets a connection's task once the caller's side is closed; an overlapped
+        # original lives on after that, so it is kept here.
+        task = asyncio.current_task()
+        assert task is not None
+        self._serving.add(task)
+        try:
+            await self._exchange(reader, writer)
+        finally:
+            self._serving.discard(task)
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -112,7 +270,8 @@ class FaultProxy:
                     kept.append(line)
             body = await reader.readexactly(length)
             fault = self._next_fault(path, key)
-            self.seen.append((method, path, fault))
+            exchange = Exchange(method, path, key, fault)
+            self.exchanges.append(exchange)
             if fault is not None and fault.kind == "status":
                 payload = b'{"error": {"type": "api_error", "message": "injected"}}'
                 writer.write(
@@ -125,9 +284,14 @@ class FaultProxy:
             if fault is not None and fault.kind == "delay":
                 await asyncio.sleep(fault.seconds)
             upstream_head = ("\r\n".join([*kept, "Connection: close"]) + "\r\n\r\n").encode()
-            response = await self._forward(upstream_head, body)
+            if fault is not None and fault.kind == "overlap":
+                await self._overlapped(upstream_head, body, exchange, writer)
+                return  # the sandbox acted; the caller hears nothing
+            response = await self._forward(upstream_head, body, exchange)
             if fault is not None and fault.kind == "drop":
                 return  # the sandbox acted; the caller hears nothing
+            # Noted before it is sent: the caller may act on it before this task runs again.
+            exchange.delivered = True
             writer.write(response)
             await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -161,10 +325,14 @@ class FaultProxy:
             async def stop() -> None:
                 assert server is not None
                 server.close()
-                await server.wait_closed()
-                # Let connections that are still closing finish before the loop goes.
+                # End what is still waiting (a delay, a hold) and let each connection close
+                # before the loop goes.
                 current = asyncio.current_task()
-                await asyncio.gather(*(t for t in asyncio.all_tasks() if t is not current))
+                pending = [t for t in asyncio.all_tasks() if t is not current]
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                await server.wait_closed()
 
             asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
             loop.call_soon_threadsafe(loop.stop)

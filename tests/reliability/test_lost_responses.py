@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -18,16 +18,17 @@ import payflow
 from payflow_sandbox import Sandbox
 from tests.reliability.faultproxy import Fault, FaultProxy
 from tests.reliability.sandbox_objects import KEY, ids_in_sandbox
+from tests.reliability.six_steps import (
+    CUSTOMER,
+    STEPS,
+    Made,
+    Step,
+    assert_lost_then_replayed,
+    assert_made_once,
+)
 
 TRIALS = 100
 NEXT_YEAR = dt.date.today().year + 1
-
-
-@pytest.fixture
-async def gw(proxy: FaultProxy) -> AsyncIterator[payflow.Gateway]:
-    """A gateway through the proxy that retries, as configured by default."""
-    async with payflow.Gateway(KEY, api_base=proxy.url, max_network_retries=2) as gateway:
-        yield gateway
 
 
 async def card_holder(gw: payflow.Gateway) -> tuple[str, str]:
@@ -39,78 +40,38 @@ async def card_holder(gw: payflow.Gateway) -> tuple[str, str]:
     return customer.id, card.id
 
 
-async def paid(gw: payflow.Gateway, amount: str = "10.00") -> payflow.Payment:
-    customer_id, card_id = await card_holder(gw)
-    payment = await payflow.create_payment_async(
-        gw, customer_id=customer_id, amount=payflow.Money(Decimal(amount)), payment_method=card_id
-    )
-    return await payflow.confirm_payment_async(gw, payment.id)
-
-
-async def test_lost_create_payment_responses_create_each_payment_once(
-    gw: payflow.Gateway, proxy: FaultProxy, sandbox_alone: Sandbox
+@pytest.mark.parametrize("step", STEPS, ids=lambda step: step.name)
+async def test_a_lost_answer_to_any_step_is_retried_to_the_one_object_made(
+    step: Step, gw: payflow.Gateway, proxy: FaultProxy, sandbox_alone: Sandbox
 ) -> None:
-    """100 payments whose first response is lost: the SDK's retry returns the one payment made."""
-    holders = await asyncio.gather(*(card_holder(gw) for _ in range(TRIALS)))
-    proxy.lose_first_responses(r"/v1/payment_intents")
+    """100 concurrent calls of a step whose first answer is lost after the sandbox acted: the
+    SDK's retry is answered with the object made, replayed; no object is made twice."""
+    trials = await step.prepare(gw, TRIALS)
+    proxy.lose_first_responses(step.path)
 
-    payments = await asyncio.gather(
-        *(
-            payflow.create_payment_async(
-                gw, customer_id=c, amount=payflow.Money(Decimal("12.34")), payment_method=m
-            )
-            for c, m in holders
-        )
-    )
+    made = await asyncio.gather(*(step.library(gw, trial) for trial in trials))
 
-    dropped = [s for s in proxy.seen if s[2] is not None]
-    assert TRIALS == len(dropped)
-    assert sorted(p.id for p in payments) == sorted(
-        ids_in_sandbox(sandbox_alone, "/v1/payment_intents")
-    )
-    assert {1234} == {p.amount.minor_units for p in payments}
+    assert_lost_then_replayed(step, made, proxy)
+    assert_made_once(step, trials, made, sandbox_alone)
 
 
-async def test_lost_confirm_responses_charge_each_payment_once(
-    gw: payflow.Gateway, proxy: FaultProxy, sandbox_alone: Sandbox
+def test_a_lost_answer_to_a_sync_call_is_retried_to_the_one_object_made(
+    proxy: FaultProxy, sandbox_alone: Sandbox
 ) -> None:
-    """100 confirmations whose first response is lost: one charge each, the one returned."""
-    holders = await asyncio.gather(*(card_holder(gw) for _ in range(TRIALS)))
-    created = await asyncio.gather(
-        *(
-            payflow.create_payment_async(
-                gw, customer_id=c, amount=payflow.Money(Decimal("5.00")), payment_method=m
-            )
-            for c, m in holders
+    """The sync twin too: 100 customers created from 20 threads, each first answer lost."""
+    trials = [{"email": f"sync-{i}@example.com"} for i in range(TRIALS)]
+    proxy.lose_first_responses(CUSTOMER.path)
+    with (
+        payflow.Gateway(KEY, api_base=proxy.url, max_network_retries=2) as gw,
+        ThreadPoolExecutor(max_workers=20) as threads,
+    ):
+        customers = list(
+            threads.map(lambda t: payflow.create_customer(gw, email=t["email"]), trials)
         )
-    )
-    proxy.lose_first_responses(r"/v1/payment_intents/[^/]+/confirm")
 
-    confirmed = await asyncio.gather(*(payflow.confirm_payment_async(gw, p.id) for p in created))
-
-    assert {"succeeded"} == {p.status for p in confirmed}
-    charge_ids = [p.charges[0].id for p in confirmed]
-    assert sorted(charge_ids) == sorted(ids_in_sandbox(sandbox_alone, "/v1/charges"))
-
-
-async def test_lost_refund_responses_refund_each_charge_once(
-    gw: payflow.Gateway, proxy: FaultProxy, sandbox_alone: Sandbox
-) -> None:
-    """100 partial refunds whose first response is lost: one refund each, the one returned."""
-    payments = await asyncio.gather(*(paid(gw) for _ in range(TRIALS)))
-    proxy.lose_first_responses(r"/v1/refunds")
-
-    refunds = await asyncio.gather(
-        *(
-            payflow.refund_async(
-                gw, charge_id=p.charges[0].id, amount=payflow.Money(Decimal("3.00"))
-            )
-            for p in payments
-        )
-    )
-
-    assert sorted(r.id for r in refunds) == sorted(ids_in_sandbox(sandbox_alone, "/v1/refunds"))
-    assert {300} == {r.amount.minor_units for r in refunds}
+    made: list[Made] = [(c.id, {"email": c.email}) for c in customers]
+    assert_lost_then_replayed(CUSTOMER, made, proxy)
+    assert_made_once(CUSTOMER, trials, made, sandbox_alone)
 
 
 def test_a_caller_retry_with_the_same_key_returns_the_same_payment(
