@@ -103,7 +103,6 @@ class _Held:
 
     release: asyncio.Event = attrs.field(factory=asyncio.Event)
     finished: asyncio.Event = attrs.field(factory=asyncio.Event)
-    claimed: bool = False
 
 
 def _read_answer(raw: bytes, exchange: Exchange) -> None:
@@ -196,11 +195,8 @@ class FaultProxy:
     async def _forward(self, head: bytes, body: bytes, exchange: Exchange) -> bytes:
         """Send the request whole, and return the sandbox's answer (a retry of an overlapped
         original releases it, and waits for it to finish)."""
-        held = self._held.get(exchange.key) if exchange.key else None
-        if held is not None and held.claimed:
-            held = None
-        if held is not None:
-            held.claimed = True
+        # The first attempt after an overlapped original (its retry) takes it over.
+        held = self._held.pop(exchange.key, None) if exchange.key else None
         reader, writer = await asyncio.open_connection(*self._upstream)
         try:
             writer.write(head + body)
