@@ -37,6 +37,8 @@ def euros(cents: int) -> str:
 
 @attrs.frozen
 class Step:
+    """One of the six steps, as a trial runs it."""
+
     name: str
     path: str  # the Stripe path its request goes to (a pattern)
     prepare: Callable[[payflow.Gateway, int], Awaitable[list[Trial]]]
