@@ -153,12 +153,13 @@ def negative_decimals() -> st.SearchStrategy[Decimal]:
 
 def any_decimals() -> st.SearchStrategy[Decimal]:
     """Finite Decimals of either sign with any exponent: negative zero, 0E-30, 5E+2, 1.2300,
-    -0.001, and amounts of up to 40 digits, far past anything Stripe charges."""
+    -0.001, and amounts of up to 50 digits, far past anything Stripe charges."""
     return st.builds(
-        lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),
+        lambda sign, digits, zeros, exponent: Decimal((sign, (*digits, *[0] * zeros), exponent)),
         st.integers(0, 1),
-        st.lists(st.integers(0, 9), min_size=1, max_size=25),
-        st.integers(-30, 15),
+        st.lists(st.integers(0, 9), min_size=1, max_size=20),
+        st.integers(0, 30),
+        st.integers(-35, 15),
     )
 
 
