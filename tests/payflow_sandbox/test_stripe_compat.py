@@ -782,6 +782,23 @@ async def test_a_retry_once_the_key_is_free_replays_the_first_answer(sandbox: Sa
     )  # fmt: skip
 
 
+def test_a_key_whose_request_failed_validation_can_be_retried(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Stripe (https://docs.stripe.com/api/idempotent_requests: "If incoming parameters fail
+    validation ... we don't save the idempotent result ... You can retry these requests"): the
+    key is free again once its refused request is done; the retry is refused again, not a 409
+    (m)."""
+    key = uuid.uuid4().hex
+    answers = []
+    for _ in range(2):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            call(stripe_client, "post", "/v1/customers", no_such_param="x", idempotency_key=key)
+        answers.append(raised.value.http_status)
+
+    assert [400, 400] == answers
+
+
 async def test_concurrent_requests_with_the_same_key_execute_once(sandbox: Sandbox) -> None:
     """Stripe never executes two requests with one key: while the first executes, seven more
     are each a 409, and one customer exists (c, m)."""
