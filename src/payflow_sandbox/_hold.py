@@ -1,8 +1,9 @@
 """Holding a request in flight, for tests that need a request still running at "Stripe".
 
-A test cannot otherwise catch the sandbox in the middle of a request: localstripe answers each
-one without ever yielding to the event loop, so no two requests overlap. With a hold, a test
-keeps one request running for as long as it needs, knows when it is, and lets it go:
+A test cannot otherwise catch the sandbox in the middle of a request: once a request's body is
+in, localstripe handles it without yielding to the event loop, so two requests hardly ever
+overlap, and never on cue. With a hold, a test keeps one request running for as long as it
+needs, knows when it is, and lets it go:
 
 1. send a request with the header ``Payflow-Sandbox-Hold: NAME`` (any name; a fresh uuid);
    the sandbox takes its ``Idempotency-Key`` as in use, then holds it before the endpoint runs;
