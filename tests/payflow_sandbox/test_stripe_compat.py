@@ -16,6 +16,7 @@ import httpx
 import pytest
 import stripe
 
+import payflow
 from payflow_sandbox import Sandbox
 from payflow_sandbox._hold import HOLD_HEADER, HOLD_PATH
 from tests.conftest import SANDBOX_API_KEY
@@ -758,6 +759,28 @@ async def test_a_request_whose_key_is_in_use_is_409_idempotency_key_in_use(
     assert (409, "invalid_request_error", "idempotency_key_in_use") == (
         raised.value.http_status, error.type, error.code
     )  # fmt: skip
+
+
+async def test_payflow_names_the_key_in_use(sandbox: Sandbox) -> None:
+    """payflow's Conflict for that 409 carries Stripe's code (the SDK leaves it on `error`),
+    so the HTTP API can say what happened."""
+    key = uuid.uuid4().hex
+    async with (
+        async_client(sandbox) as client,
+        payflow.Gateway(SANDBOX_API_KEY, api_base=sandbox.url, max_network_retries=0) as gw,
+    ):
+
+        def create(headers: dict[str, str]) -> Awaitable[stripe.StripeResponse]:
+            return client.raw_request_async(
+                "post", "/v1/customers", email="a@example.com", idempotency_key=key,
+                headers=headers,
+            )  # fmt: skip
+
+        async with in_flight(sandbox, create):
+            with pytest.raises(payflow.Conflict) as raised:
+                await payflow.create_customer_async(gw, email="a@example.com", idempotency_key=key)
+
+    assert "idempotency_key_in_use" == raised.value.stripe_code
 
 
 async def test_a_retry_once_the_key_is_free_replays_the_first_answer(sandbox: Sandbox) -> None:
