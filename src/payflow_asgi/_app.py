@@ -97,7 +97,9 @@ def _webhooks(
                 f"PAYFLOW_WEBHOOK_HANDLERS: cannot import a mapping {settings.webhook_handlers}"
             ) from exc
     store = webhooks.open_store(settings.database_url)
-    return webhooks.Webhooks(settings.webhook_secrets, store, handlers)
+    return webhooks.Webhooks(
+        settings.webhook_secrets, store, handlers, lease=settings.webhook_lease
+    )
 
 
 class _ApiRoute(Route):
@@ -116,11 +118,11 @@ def _endpoint(spec: RouteSpec, context: _Context, settings: Settings) -> Endpoin
     raw = next((field.name for field in spec.fields if field.location == "raw"), None)
 
     async def endpoint(request: Request) -> Response:
-        sent: dict[str, Mapping[str, object]] = {
-            "path": request.path_params,
-            "query": request.query_params,
-            "header": request.headers,
-        }
+        sent: dict[str, Mapping[str, object]] = {"path": request.path_params}
+        if "query" in locations:
+            sent["query"] = request.query_params
+        if "header" in locations:
+            sent["header"] = request.headers
         if raw is not None:
             sent["raw"] = {raw: await parse.raw_body(request, settings.max_body_bytes)}
         elif "body" in locations:

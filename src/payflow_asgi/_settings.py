@@ -12,6 +12,7 @@ from typing import Final
 import attrs
 
 import payflow
+from payflow import webhooks
 
 from ._limits import ENVIRONMENT as LIMITS
 from ._messages import LANGUAGES, Language
@@ -125,6 +126,8 @@ class Settings:
     database_url: str = attrs.field(default=DEFAULT_DATABASE_URL, repr=False)
     # The handlers of `payflow serve`, as module:attribute.
     webhook_handlers: str | None = attrs.field(default=None, validator=_handlers)
+    # Seconds a process holds an event before another may take it over.
+    webhook_lease: int = attrs.field(default=int(webhooks.DEFAULT_LEASE), validator=_positive)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -136,13 +139,14 @@ class Settings:
             for argument, name in _FROM_ENV.items()
             if (value := env.get(name, "").strip())
         }
-        if "max_body_bytes" in given:
-            text = str(given["max_body_bytes"])
-            if not (text.isascii() and text.isdigit() and len(text) < 19):
-                raise payflow.ConfigurationError(
-                    "PAYFLOW_MAX_BODY_BYTES must be a whole number of bytes"
-                )
-            given["max_body_bytes"] = int(text)
+        for argument, unit in (("max_body_bytes", "bytes"), ("webhook_lease", "seconds")):
+            if argument in given:
+                text = str(given[argument])
+                if not (text.isascii() and text.isdigit() and len(text) < 19):
+                    raise payflow.ConfigurationError(
+                        f"{_FROM_ENV[argument]} must be a whole number of {unit}"
+                    )
+                given[argument] = int(text)
         return cls(**given)  # type: ignore[arg-type]  # each value is checked by its field
 
 
@@ -155,6 +159,7 @@ _FROM_ENV: Final = {
     "webhook_secrets": "STRIPE_WEBHOOK_SECRET",
     "database_url": "PAYFLOW_DATABASE_URL",
     "webhook_handlers": "PAYFLOW_WEBHOOK_HANDLERS",
+    "webhook_lease": "PAYFLOW_WEBHOOK_LEASE",
 }
 
 # Every environment variable `payflow serve` reads: name, default, meaning. `payflow serve
@@ -170,17 +175,10 @@ ENVIRONMENT: Final[tuple[tuple[str, str, str], ...]] = (
     ("PAYFLOW_CURRENCY", "eur", "the currency of every amount"),
     ("PAYFLOW_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES), "the largest request body"),
     ("PAYFLOW_LANGUAGE", "es", "messages' language when Accept-Language names neither es nor en"),
-    (
-        "STRIPE_WEBHOOK_SECRET",
-        "(none: no events)",
-        "webhook signing secrets, comma-separated",
-    ),
+    ("STRIPE_WEBHOOK_SECRET", "(none: no events)", "webhook signing secrets, comma-separated"),
     ("PAYFLOW_DATABASE_URL", DEFAULT_DATABASE_URL, "where events are recorded (or postgresql://…)"),
-    (
-        "PAYFLOW_WEBHOOK_HANDLERS",
-        "(none)",
-        "module:attribute: event types to handlers",
-    ),
+    ("PAYFLOW_WEBHOOK_HANDLERS", "(none)", "module:attribute: event types to handlers"),
+    ("PAYFLOW_WEBHOOK_LEASE", str(int(webhooks.DEFAULT_LEASE)), "seconds a process holds an event"),
     *LIMITS,
     # Read by the HTTP client (pyreqwest), as curl reads them; never for --sandbox's sandbox.
     ("HTTPS_PROXY", "(none)", "the proxy to Stripe (also HTTP_PROXY, ALL_PROXY)"),
