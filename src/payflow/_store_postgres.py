@@ -45,9 +45,6 @@ POOL_TIMEOUT: Final = 30.0
 # `token` and `expires` describe the current claim; both NULL when nobody holds one (released, or
 # handled). `object_ids` keeps the caller's order (JSON); `payflow_event_objects` indexes them.
 SCHEMA: Final = (
-    # Two processes creating the tables at once would collide in the catalog (CREATE TABLE IF NOT
-    # EXISTS is not safe against a concurrent one): the first takes this lock, the other waits.
-    "SELECT pg_advisory_xact_lock(hashtext('payflow_events'))",
     """CREATE TABLE IF NOT EXISTS payflow_events (
         id TEXT PRIMARY KEY,
         type TEXT NOT NULL,
@@ -68,6 +65,13 @@ SCHEMA: Final = (
     "CREATE INDEX IF NOT EXISTS payflow_event_objects_object ON payflow_event_objects (object_id)",
     "CREATE INDEX IF NOT EXISTS payflow_events_received ON payflow_events (received)",
 )
+
+# Two processes creating the tables at once would collide in the catalog (CREATE TABLE IF NOT
+# EXISTS is not safe against a concurrent one): the first takes this lock, the others wait. They
+# must then not run the schema again: CREATE INDEX IF NOT EXISTS locks its table before it looks,
+# and deadlocks with the first process's claims. The last object made says all were.
+SCHEMA_LOCK: Final = "SELECT pg_advisory_xact_lock(hashtext('payflow_events'))"
+SCHEMA_MADE: Final = "SELECT to_regclass('payflow_events_received') IS NOT NULL"
 
 # One statement: recorded when absent, taken over when released or expired, otherwise untouched;
 # the object ids indexed with the claim; whether it is handled, for the answer when not claimed.
@@ -145,8 +149,11 @@ class PostgresStore:
         await pool.open()
         try:
             async with pool.connection() as connection, connection.transaction():
-                for statement in SCHEMA:
-                    await connection.execute(statement)
+                await connection.execute(SCHEMA_LOCK)
+                made = await (await connection.execute(SCHEMA_MADE)).fetchone()
+                if made != (True,):
+                    for statement in SCHEMA:
+                        await connection.execute(statement)
         except BaseException:
             await pool.close()
             raise
