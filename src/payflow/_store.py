@@ -153,7 +153,6 @@ def open_store(url: str) -> EventStore:
     """The store `url` names: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, or
     ``postgresql://…`` (``postgres://…``). Checks the URL; connects on the first call."""
     scheme, sep, rest = url.partition("://")
-    scheme = scheme.lower()
     if sep and scheme == "sqlite":
         from ._store_sqlite import SQLiteStore
 

@@ -137,6 +137,16 @@ class PostgresStore:
         return self._pool
 
     async def _open(self) -> AsyncConnectionPool:
+        # The schema on a connection of its own: an unreachable or misconfigured database fails
+        # here at once with libpq's reason, where the pool would retry for POOL_TIMEOUT and only
+        # say that it timed out.
+        connecting = psycopg.AsyncConnection.connect(self._url, autocommit=True)
+        async with await connecting as connection, connection.transaction():
+            await connection.execute(SCHEMA_LOCK)
+            made = await (await connection.execute(SCHEMA_MADE)).fetchone()
+            if made != (True,):
+                for statement in SCHEMA:
+                    await connection.execute(statement)
         pool = AsyncConnectionPool(
             self._url,
             min_size=1,
@@ -147,16 +157,6 @@ class PostgresStore:
             name="payflow-events",
         )
         await pool.open()
-        try:
-            async with pool.connection() as connection, connection.transaction():
-                await connection.execute(SCHEMA_LOCK)
-                made = await (await connection.execute(SCHEMA_MADE)).fetchone()
-                if made != (True,):
-                    for statement in SCHEMA:
-                        await connection.execute(statement)
-        except BaseException:
-            await pool.close()
-            raise
         return pool
 
     async def claim(self, record: EventRecord, *, lease: float = DEFAULT_LEASE) -> Claim:
