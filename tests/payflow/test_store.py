@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -17,6 +19,7 @@ from payflow._store import (
     StoredEvent,
     open_store,
 )
+from tests.databases import connect
 
 CLAIMED, DONE, BUSY = ClaimOutcome.CLAIMED, ClaimOutcome.DONE, ClaimOutcome.BUSY
 
@@ -125,6 +128,35 @@ async def test_a_released_handled_event_stays_done(store: EventStore) -> None:
     await store.release("evt_1", token)
 
     assert Claim(DONE) == await store.claim(event(1))
+
+
+@contextlib.contextmanager
+def write_locked(url: str) -> Iterator[None]:
+    """Another connection holds the lock that claims need, until the block ends."""
+    connection = connect(url)
+    if isinstance(connection, sqlite3.Connection):
+        connection.execute("BEGIN IMMEDIATE")
+    else:
+        connection.execute("BEGIN")
+        connection.execute("LOCK TABLE payflow_events IN EXCLUSIVE MODE")
+    try:
+        yield
+    finally:
+        connection.execute("ROLLBACK")
+        connection.close()
+
+
+async def test_a_claim_waiting_for_the_database_leaves_the_loop_free(
+    store: EventStore, store_url: str
+) -> None:
+    """While a claim waits for another connection's lock, the event loop runs other tasks."""
+    await claimed(store, event(0))
+    with write_locked(store_url):
+        waiting = asyncio.create_task(store.claim(event(1)))
+        # The loop's own timer fires while the claim is still waiting.
+        done, _ = await asyncio.wait({waiting}, timeout=0.3)
+
+    assert (set(), CLAIMED) == (done, (await waiting).outcome)
 
 
 async def test_many_tasks_claiming_one_event_get_one_claim(store: EventStore) -> None:

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Barrier, Event
 from typing import Any
 
-import psycopg
 import pytest
 
-from payflow._store import ClaimOutcome, EventStore, open_store, sqlite_path
+from payflow._store import ClaimOutcome, EventStore, open_store
+from tests.databases import connect
 from tests.payflow.test_store import event
 
 EVENTS = 200
@@ -38,14 +38,8 @@ class Ledger:
     """The handlers' record, a real table in the store's own database: one row per call."""
 
     def __init__(self, url: str) -> None:
-        self.connection: sqlite3.Connection | psycopg.Connection[Any]
-        if url.startswith("sqlite:"):
-            path = sqlite_path(url.removeprefix("sqlite://"))
-            self.connection = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self.mark = "?"
-        else:
-            self.connection = psycopg.connect(url, autocommit=True)
-            self.mark = "%s"
+        self.connection = connect(url)
+        self.mark = "?" if isinstance(self.connection, sqlite3.Connection) else "%s"
 
     def create(self) -> None:
         """Make the table (once, before the processes start)."""
