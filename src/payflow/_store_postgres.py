@@ -75,12 +75,18 @@ SCHEMA_MADE: Final = "SELECT to_regclass('payflow_events_received') IS NOT NULL"
 
 # One statement: recorded when absent, taken over when released or expired, otherwise untouched;
 # the object ids indexed with the claim; whether it is handled, for the answer when not claimed.
+# A duplicate of a handled event (the common redelivery) skips the INSERT: ON CONFLICT would lock
+# the row, a write that costs a commit to disk, to change nothing. Handled is final, so seeing it
+# in the statement's snapshot is enough; anything else goes through the atomic INSERT.
 CLAIM: Final = """
-    WITH claimed AS (
+    WITH done AS (
+        SELECT FROM payflow_events WHERE id = %(id)s AND handled
+    ), claimed AS (
         INSERT INTO payflow_events AS e
             (id, type, created, livemode, object_ids, summary, received, token, expires)
-        VALUES (%(id)s, %(type)s, %(created)s, %(livemode)s, %(object_ids)s, %(summary)s,
-            now(), %(token)s, now() + make_interval(secs => %(lease)s))
+        SELECT %(id)s, %(type)s, %(created)s, %(livemode)s, %(object_ids)s, %(summary)s,
+            now(), %(token)s, now() + make_interval(secs => %(lease)s)
+        WHERE NOT EXISTS (SELECT FROM done)
         ON CONFLICT (id) DO UPDATE SET token = excluded.token, expires = excluded.expires
         WHERE NOT e.handled AND (e.token IS NULL OR e.expires <= now())
         RETURNING e.id
@@ -89,7 +95,8 @@ CLAIM: Final = """
         SELECT claimed.id, object_id FROM claimed, unnest(%(objects)s::text[]) AS object_id
         ON CONFLICT DO NOTHING
     )
-    SELECT EXISTS (SELECT FROM claimed), (SELECT handled FROM payflow_events WHERE id = %(id)s)
+    SELECT EXISTS (SELECT FROM claimed),
+        EXISTS (SELECT FROM done) OR (SELECT handled FROM payflow_events WHERE id = %(id)s)
 """
 COMPLETE: Final = """
     UPDATE payflow_events SET handled = TRUE, token = NULL, expires = NULL
