@@ -187,6 +187,7 @@ class SQLiteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._connection: sqlite3.Connection | None = None
+        self._closed = False
         # One thread: the connection is only ever used by it, one call at a time.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payflow-sqlite")
 
@@ -218,6 +219,9 @@ class SQLiteStore:
         return await self._run(lambda c: purge(c, older_than))
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
         self._thread.shutdown()
 

@@ -256,6 +256,18 @@ async def test_purge_removes_old_events_but_not_unexpired_claims(store: EventSto
     assert (3, ["evt_4"]) == (removed, [e.record.id for e in await store.about("pi_1")])
 
 
+async def test_purge_leaves_no_index_rows_behind(store: EventStore, store_url: str) -> None:
+    """A purged event's object ids go with it: nothing is left in the index table."""
+    await store.complete("evt_1", await claimed(store, event(1, object_ids=("ch_1", "pi_1"))))
+    await store.purge(older_than=0.0)
+    connection = connect(store_url)
+
+    try:
+        assert [(0,)] == connection.execute("SELECT count(*) FROM payflow_event_objects").fetchall()
+    finally:
+        connection.close()
+
+
 async def test_purge_keeps_events_younger_than_the_retention(store: EventStore) -> None:
     """Events received within `older_than` stay."""
     await store.complete("evt_1", await claimed(store, event(1)))
@@ -284,9 +296,11 @@ async def test_a_store_is_usable_after_reopening(store_url: str) -> None:
         await second.aclose()
 
 
-async def test_a_store_never_used_closes(store_url: str) -> None:
-    """Opening a store connects nothing; closing an unused store works."""
-    await open_store(store_url).aclose()
+async def test_a_store_never_used_closes_twice(store_url: str) -> None:
+    """Opening a store connects nothing; closing an unused store works, and again."""
+    store = open_store(store_url)
+    await store.aclose()
+    await store.aclose()
 
 
 def test_an_event_id_longer_than_255_characters_is_refused() -> None:
