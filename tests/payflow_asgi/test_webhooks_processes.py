@@ -17,7 +17,6 @@ import random
 import signal
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -34,27 +33,21 @@ AT_ONCE = 50
 DELIVERY_DEADLINE = 120.0
 
 
-def serve_env(sandbox: Sandbox, database_url: str, **more: str) -> dict[str, str]:
+def serve_env(sandbox: Sandbox, store_url: str, **more: str) -> dict[str, str]:
     return {
         **os.environ,
         "STRIPE_SECRET_KEY": API_KEY,
         "STRIPE_API_BASE": sandbox.url,
         "STRIPE_WEBHOOK_SECRET": SECRET,
-        "PAYFLOW_DATABASE_URL": database_url,
+        "PAYFLOW_DATABASE_URL": store_url,
         "PAYFLOW_WEBHOOK_HANDLERS": "tests.payflow_asgi.recording_handlers:HANDLERS",
         **more,
     }
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(fixture))
-
-
 @pytest.fixture
-def two_servers(sandbox: Sandbox, database_url: str) -> Iterator[list[str]]:
-    processes = [start_serve("--port", "0", env=serve_env(sandbox, database_url)) for _ in range(2)]
+def two_servers(sandbox: Sandbox, store_url: str) -> Iterator[list[str]]:
+    processes = [start_serve("--port", "0", env=serve_env(sandbox, store_url)) for _ in range(2)]
     try:
         yield [wait_until_serving(process) for process in processes]
     finally:
@@ -93,7 +86,7 @@ async def deliver_until_accepted(
 
 
 async def test_each_event_is_handled_once_by_two_processes_sharing_the_store(
-    two_servers: list[str], database_url: str
+    two_servers: list[str], store_url: str
 ) -> None:
     ids = [f"evt_once_{n:03d}" for n in range(EVENTS)]
     deliveries = [event_id for event_id in ids for _ in range(COPIES)]
@@ -109,7 +102,7 @@ async def test_each_event_is_handled_once_by_two_processes_sharing_the_store(
                     for n, event_id in enumerate(batch, start)
                 )
             )
-    calls = recording_handlers.rows(database_url, recording_handlers.CALLS)
+    calls = recording_handlers.rows(store_url, recording_handlers.CALLS)
     per_event = collections.Counter(event_id for event_id, _ in calls)
     assert {event_id: 1 for event_id in ids} == dict(per_event)
     # Both processes did some of the work.
@@ -118,18 +111,16 @@ async def test_each_event_is_handled_once_by_two_processes_sharing_the_store(
 
 
 async def test_an_event_held_by_a_killed_process_is_handled_once_after_the_lease(
-    sandbox: Sandbox, database_url: str
+    sandbox: Sandbox, store_url: str
 ) -> None:
     lease = "2"
     hanging = start_serve(
         "--port",
         "0",
-        env=serve_env(
-            sandbox, database_url, PAYFLOW_WEBHOOK_LEASE=lease, RECORDING_HANDLERS_HANG="1"
-        ),
+        env=serve_env(sandbox, store_url, PAYFLOW_WEBHOOK_LEASE=lease, RECORDING_HANDLERS_HANG="1"),
     )
     healthy = start_serve(
-        "--port", "0", env=serve_env(sandbox, database_url, PAYFLOW_WEBHOOK_LEASE=lease)
+        "--port", "0", env=serve_env(sandbox, store_url, PAYFLOW_WEBHOOK_LEASE=lease)
     )
     try:
         first, second = wait_until_serving(hanging), wait_until_serving(healthy)
@@ -139,7 +130,7 @@ async def test_an_event_held_by_a_killed_process_is_handled_once_after_the_lease
                 http.post(f"{first}/api/webhooks", content=body, headers=headers)
             )
             deadline = time.monotonic() + 30
-            while not recording_handlers.rows(database_url, recording_handlers.STARTED):
+            while not recording_handlers.rows(store_url, recording_handlers.STARTED):
                 assert time.monotonic() < deadline, "the handler never started"
                 await asyncio.sleep(0.05)
             hanging.send_signal(signal.SIGKILL)
@@ -148,7 +139,7 @@ async def test_an_event_held_by_a_killed_process_is_handled_once_after_the_lease
                 await held
             statuses: collections.Counter[int] = collections.Counter()
             await deliver_until_accepted(http, second, "evt_killed", statuses)
-        calls = recording_handlers.rows(database_url, recording_handlers.CALLS)
+        calls = recording_handlers.rows(store_url, recording_handlers.CALLS)
         assert [("evt_killed", healthy.pid)] == calls
         # Until the lease ran out, the event was still the dead process's.
         assert statuses[409] >= 1
@@ -157,8 +148,3 @@ async def test_an_event_held_by_a_killed_process_is_handled_once_after_the_lease
             hanging.kill()
         hanging.communicate()
         stop_serve(healthy)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path: Any) -> str:  # TEMPORARY until tests/databases.py lands
-    return f"sqlite:///{tmp_path}/events.db"
