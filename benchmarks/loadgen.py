@@ -141,7 +141,7 @@ class Load:
 
         timer = loop.call_later(self.timeout, time_out)
         assert conn.transport is not None
-        conn.transport.write(self.request)
+        conn.transport.write(self.next_request())
         try:
             return await waiter
         except BaseException:
@@ -150,6 +150,10 @@ class Load:
         finally:
             timer.cancel()
             conn.waiter = None
+
+    def next_request(self) -> bytes:
+        """The bytes of the next request: the same one each time, unless a subclass says."""
+        return self.request
 
     async def phase(self, duration: float) -> list[tuple[float, float, int]]:
         """Run closed loops for `duration` seconds and wait for the last request to finish.

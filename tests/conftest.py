@@ -9,6 +9,9 @@ import stripe
 
 from payflow_sandbox import Sandbox
 
+# The databases of the event store's tests: postgres_url, sqlite_url, store_url.
+pytest_plugins = ["tests.databases"]
+
 SANDBOX_API_KEY = "sk_test_sandbox"
 
 

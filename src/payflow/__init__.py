@@ -1,6 +1,6 @@
 """payflow: exact, typed, safe Stripe card payments (3-D Secure included), sync and async."""
 
-from . import rules
+from . import rules, webhooks
 from ._errors import (
     AuthenticationFailed,
     CardDeclined,
@@ -105,4 +105,5 @@ __all__ = [
     "refund",
     "refund_async",
     "rules",
+    "webhooks",
 ]

@@ -17,6 +17,17 @@
         │   └── StripeTimeout         stripe_timeout: Stripe did not answer in time
         └── StripeServerError         stripe_error: Stripe failed (5xx) or answered nonsense
 
+The webhook errors (`payflow.webhooks`)::
+
+    PayflowError
+    ├── WebhookRefused                a delivery that is not a verified Stripe event
+    │   ├── SignatureMissing          signature_missing: no Stripe-Signature header
+    │   ├── SignatureInvalid          signature_invalid: no endpoint secret signed this body
+    │   ├── SignatureExpired          signature_expired: signed too long ago, or in the future
+    │   └── NotAnEvent                not_an_event: signed, but not a Stripe event
+    ├── EventInProgress               event_in_progress: another process is handling it now
+    └── HandlerFailed                 handler_failed: a handler raised; the event is released
+
 `ConfigurationError` (a `PayflowError`) is raised when a gateway cannot be built, and
 `RawCardDataRefused` (a `PayflowError`) when raw card numbers would reach a live Stripe account
 that has not been allowed to receive them.
@@ -37,18 +48,25 @@ __all__ = [
     "CardDeclined",
     "ConfigurationError",
     "Conflict",
+    "EventInProgress",
+    "HandlerFailed",
     "IdempotencyConflict",
     "InvalidAmount",
     "InvalidRequest",
+    "NotAnEvent",
     "NotFound",
     "PayflowError",
     "RateLimited",
     "RawCardDataRefused",
+    "SignatureExpired",
+    "SignatureInvalid",
+    "SignatureMissing",
     "StripeFailure",
     "StripeRejected",
     "StripeServerError",
     "StripeTimeout",
     "StripeUnavailable",
+    "WebhookRefused",
 ]
 
 
@@ -190,3 +208,47 @@ class StripeServerError(StripeFailure):
     """Stripe failed, or answered something payflow cannot read."""
 
     code = "stripe_error"
+
+
+class WebhookRefused(PayflowError):
+    """A webhook delivery that is not a verified Stripe event (`payflow.webhooks`)."""
+
+    code = "webhook_refused"
+
+
+class SignatureMissing(WebhookRefused):
+    """The delivery has no Stripe-Signature header."""
+
+    code = "signature_missing"
+
+
+class SignatureInvalid(WebhookRefused):
+    """No endpoint secret signed this body: a wrong secret, a tampered body, or a malformed
+    header."""
+
+    code = "signature_invalid"
+
+
+class SignatureExpired(WebhookRefused):
+    """A valid signature whose timestamp is outside the tolerance (stale, or in the future)."""
+
+    code = "signature_expired"
+
+
+class NotAnEvent(WebhookRefused):
+    """A signed body that is not a Stripe event."""
+
+    code = "not_an_event"
+
+
+class EventInProgress(PayflowError):
+    """Another process is handling this event now: the delivery is answered with a retry."""
+
+    code = "event_in_progress"
+
+
+class HandlerFailed(PayflowError):
+    """A handler of the event raised (its exception is the `__cause__`); the event is released,
+    so Stripe's next delivery runs the handlers again."""
+
+    code = "handler_failed"

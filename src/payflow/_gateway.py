@@ -109,7 +109,9 @@ def _timed_out(exc: BaseException) -> bool:
 def translate(exc: stripe.StripeError) -> StripeFailure:
     """The payflow error for an SDK error: the one table from Stripe's errors to ours."""
     request_id = exc.request_id
-    code = exc.code
+    # The SDK fills `code` only on the error classes it makes for 4xx; a 409 is a plain
+    # APIError whose code (idempotency_key_in_use) is only on `error`.
+    code = exc.code or getattr(exc.error, "code", None)
     message = _redact(exc.user_message or "Stripe refused the request")
     if isinstance(exc, stripe.CardError):
         decline_code = getattr(exc.error, "decline_code", None) or code

@@ -67,12 +67,16 @@ class Card:
 
 @attrs.frozen
 class Charge:
-    """One attempt to move the money of a payment."""
+    """One attempt to move the money of a payment; `amount_refunded` is what it has given back
+    so far (`refunded` once all of it)."""
 
     id: str
     amount: Money
     paid: bool
     status: str
+    amount_refunded: Money = attrs.field(kw_only=True)
+    refunded: bool = attrs.field(default=False, kw_only=True)
+    payment_id: str | None = attrs.field(default=None, kw_only=True)
 
 
 @attrs.frozen

@@ -7,6 +7,7 @@ integer arithmetic on the Decimal's digits: nothing goes through a float and not
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Final
 
@@ -59,8 +60,11 @@ MINIMUM_CHARGE: Final[dict[str, Decimal]] = {
     }.items()
 }  # fmt: skip
 
-# Stripe's largest amount: eight digits in minor units.
+# Stripe's largest amount in minor units: eight digits, but twelve for IDR and nine for INR
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). Card networks may
+# allow less (IDR with American Express: nine digits); Stripe has the last word there.
 MAXIMUM_MINOR_UNITS: Final = 99_999_999
+_MAXIMUM_MINOR_UNITS_IN: Final[Mapping[str, int]] = {"idr": 999_999_999_999, "inr": 999_999_999}
 
 
 def _rule(currency: str) -> tuple[int, int]:
@@ -166,6 +170,11 @@ def major_units(minor_units: int, currency: str) -> Decimal:
     # to its precision), and Decimal(int) has no limit on digits, unlike f"{int}".
     sign, digits, _ = Decimal(minor_units).as_tuple()
     return Decimal((sign, digits, -exponent))
+
+
+def maximum_minor_units(currency: str) -> int:
+    """The largest amount Stripe takes in a (known, lower-case) currency, in its minor units."""
+    return _MAXIMUM_MINOR_UNITS_IN.get(currency, MAXIMUM_MINOR_UNITS)
 
 
 def smallest_amount(currency: str) -> Decimal:

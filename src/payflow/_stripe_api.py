@@ -82,8 +82,11 @@ def card_token(data: Json) -> CardToken:
 
 
 def charge(data: Json) -> Charge:
-    return Charge(id=data["id"], amount=_money(data), paid=bool(data["paid"]),
-                  status=data["status"])  # fmt: skip
+    amount = _money(data)
+    refunded = _money({"amount": data.get("amount_refunded") or 0, "currency": amount.currency})
+    return Charge(id=data["id"], amount=amount, paid=bool(data["paid"]), status=data["status"],
+                  amount_refunded=refunded, refunded=bool(data.get("refunded")),
+                  payment_id=_id(data.get("payment_intent")))  # fmt: skip
 
 
 def _status(value: object) -> PaymentStatus:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from . import rules
 from ._errors import InvalidAmount, InvalidRequest
-from ._money import MAXIMUM_MINOR_UNITS, MINIMUM_CHARGE, Money, major_units, smallest_amount
+from ._money import MINIMUM_CHARGE, Money, major_units, maximum_minor_units, smallest_amount
 
 __all__ = [
     "card",
@@ -168,7 +168,7 @@ def _money(value: object) -> Money:
 
 def _at_most_maximum(money: Money) -> Money:
     # Compared as Decimals: the maximum is not always a valid Money (99999.999 KWD).
-    maximum = major_units(MAXIMUM_MINOR_UNITS, money.currency)
+    maximum = major_units(maximum_minor_units(money.currency), money.currency)
     if money.amount > maximum:
         raise InvalidAmount(
             f"the maximum amount in {money.currency.upper()} is {maximum}",

@@ -8,7 +8,8 @@ are wrapped in `_auth.RequireToken`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import importlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -18,10 +19,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 import payflow
+from payflow import webhooks
 
 from . import _parse as parse
 from ._auth import RequireToken
-from ._errors import handlers, language_of
+from ._errors import Problem, language_of
+from ._errors import handlers as exception_handlers
 from ._logs import AccessLog
 from ._openapi import document_bytes
 from ._present import success
@@ -34,13 +37,27 @@ __all__ = ["create_app"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _Gateway:
-    """The app's gateway: given, or built from the environment by the app's lifespan."""
+class _Context:
+    """What the routes' steps take: the app's gateway, given or built from the environment by
+    the app's lifespan; and its webhooks, given or built from the settings, when it has any."""
 
-    def __init__(self, gateway: payflow.Gateway | None) -> None:
+    def __init__(
+        self,
+        gateway: payflow.Gateway | None,
+        events: webhooks.Webhooks | None,
+        *,
+        owns_store: bool,
+    ) -> None:
         self._gateway = gateway
+        self._webhooks = events
+        self._builds_gateway = gateway is None
+        self._owns_store = owns_store
 
-    def get(self) -> payflow.Gateway:
+    def get(self, uses: str) -> object:
+        if uses == "webhooks":
+            if self._webhooks is None:
+                raise Problem(503, "webhooks_disabled")
+            return self._webhooks
         if self._gateway is None:
             raise payflow.ConfigurationError(
                 "payflow_asgi has no gateway: its lifespan did not run. When mounting the app"
@@ -51,14 +68,38 @@ class _Gateway:
 
     @asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """Build a gateway from the environment at startup, and close it at shutdown."""
-        gateway = payflow.Gateway.from_env()
-        self._gateway = gateway
+        """Build the gateway from the environment at startup, unless one was given; at
+        shutdown, close what the app built (the gateway, the event store)."""
+        if self._builds_gateway:
+            self._gateway = payflow.Gateway.from_env()
         try:
             yield
         finally:
-            self._gateway = None
-            await gateway.aclose()
+            if self._builds_gateway and self._gateway is not None:
+                gateway, self._gateway = self._gateway, None
+                await gateway.aclose()
+            if self._owns_store and self._webhooks is not None:
+                await self._webhooks.store.aclose()
+
+
+def _webhooks(
+    settings: Settings, handlers: Mapping[str, webhooks.Handler | Sequence[webhooks.Handler]]
+) -> webhooks.Webhooks | None:
+    """The app's webhooks, from its settings: none without a signing secret."""
+    if not settings.webhook_secrets:
+        return None
+    if settings.webhook_handlers is not None:
+        module, _, name = settings.webhook_handlers.partition(":")
+        try:
+            handlers = {**getattr(importlib.import_module(module), name), **handlers}
+        except (ImportError, AttributeError, TypeError) as exc:
+            raise payflow.ConfigurationError(
+                f"PAYFLOW_WEBHOOK_HANDLERS: cannot import a mapping {settings.webhook_handlers}"
+            ) from exc
+    store = webhooks.open_store(settings.database_url)
+    return webhooks.Webhooks(
+        settings.webhook_secrets, store, handlers, lease=settings.webhook_lease
+    )
 
 
 class _ApiRoute(Route):
@@ -70,25 +111,31 @@ class _ApiRoute(Route):
         self.spec = spec
 
 
-def _endpoint(spec: RouteSpec, gateway: _Gateway, settings: Settings) -> Endpoint:
+def _endpoint(spec: RouteSpec, context: _Context, settings: Settings) -> Endpoint:
     """The endpoint of one described route."""
     fields = [(f.argument, f.name, f.kind, f.required, f.location) for f in spec.fields]
-    has_body = spec.method == "POST"
+    locations = {field.location for field in spec.fields}
+    raw = next((field.name for field in spec.fields if field.location == "raw"), None)
 
     async def endpoint(request: Request) -> Response:
-        sent = {
-            "body": await parse.body(request, settings.max_body_bytes) if has_body else {},
-            "path": request.path_params,
-        }
+        sent: dict[str, Mapping[str, object]] = {"path": request.path_params}
+        if "query" in locations:
+            sent["query"] = request.query_params
+        if "header" in locations:
+            sent["header"] = request.headers
+        if raw is not None:
+            sent["raw"] = {raw: await parse.raw_body(request, settings.max_body_bytes)}
+        elif "body" in locations:
+            sent["body"] = await parse.body(request, settings.max_body_bytes)
         arguments = {
             argument: parse.field(
                 sent[location], name, kind, required=required, currency=settings.currency
             )
             for argument, name, kind, required, location in fields
         }
-        if has_body:
+        if spec.idempotent:
             arguments["idempotency_key"] = parse.idempotency_key(request, spec.name)
-        result = await spec.step(gateway.get(), **arguments)
+        result = await spec.step(context.get(spec.uses), **arguments)
         language = language_of(request, settings.language)
         return success(spec.message_for(result), spec.presenter.present(result), language)
 
@@ -96,16 +143,26 @@ def _endpoint(spec: RouteSpec, gateway: _Gateway, settings: Settings) -> Endpoin
 
 
 def create_app(
-    gateway: payflow.Gateway | None = None, *, settings: Settings | None = None
+    gateway: payflow.Gateway | None = None,
+    *,
+    settings: Settings | None = None,
+    handlers: Mapping[str, webhooks.Handler | Sequence[webhooks.Handler]] | None = None,
+    events: webhooks.Webhooks | None = None,
 ) -> Starlette:
     """The payment routes as an ASGI app.
 
     Without a gateway, the app builds one with `payflow.Gateway.from_env()` at startup and
     closes it at shutdown. A gateway passed in stays the caller's to close. Without settings, it
-    uses `Settings.from_env()` (PAYFLOW_API_TOKEN, PAYFLOW_CURRENCY, ...).
+    uses `Settings.from_env()` (PAYFLOW_API_TOKEN, PAYFLOW_CURRENCY, STRIPE_WEBHOOK_SECRET, ...).
+
+    `handlers` maps Stripe event types to async functions run once per new event, e.g.
+    ``{"payment_intent.succeeded": ship_order}``. Events reach /api/webhooks when the settings
+    have a signing secret, and are recorded in the store of `settings.database_url`; or pass
+    `events`, a `payflow.webhooks.Webhooks` of your own (it stays yours to close).
     """
     settings = Settings.from_env() if settings is None else settings
-    holder = _Gateway(gateway)
+    built = None if events is not None else _webhooks(settings, handlers or {})
+    holder = _Context(gateway, events or built, owns_store=built is not None)
     # With a token, every /api route requires it; /health and /openapi.json stay open.
     guard = (
         []
@@ -123,7 +180,8 @@ def create_app(
         )
 
     routes: list[BaseRoute] = [
-        _ApiRoute(spec, _endpoint(spec, holder, settings), guard) for spec in ROUTES
+        _ApiRoute(spec, _endpoint(spec, holder, settings), guard if spec.token else [])
+        for spec in ROUTES
     ]
     routes += [
         Route("/health", health, methods=["GET"], name="health"),
@@ -132,6 +190,6 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[Middleware(AccessLog)],
-        exception_handlers=dict(handlers(settings.language)),
-        lifespan=holder.lifespan if gateway is None else None,
+        exception_handlers=dict(exception_handlers(settings.language)),
+        lifespan=holder.lifespan,
     )

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ExceptionHandler
 
 import payflow
+from payflow import webhooks
 
 from ._messages import CATALOG, Language, negotiate, render
 from ._present import Data, failure
@@ -66,6 +67,12 @@ STATUS: Final[Mapping[type[payflow.PayflowError], tuple[int, str]]] = {
     payflow.StripeTimeout: (504, "error.stripe_timeout"),
     payflow.StripeServerError: (502, "error.stripe_error"),
     payflow.StripeFailure: (502, "error.stripe_error"),
+    webhooks.SignatureMissing: (400, "error.signature_missing"),
+    webhooks.SignatureInvalid: (400, "error.signature_invalid"),
+    webhooks.SignatureExpired: (400, "error.signature_expired"),
+    webhooks.NotAnEvent: (400, "error.not_an_event"),
+    webhooks.EventInProgress: (409, "error.event_in_progress"),
+    webhooks.HandlerFailed: (500, "error.handler_failed"),
     # Every error payflow raises is one of the above; this is a last resort.
     payflow.PayflowError: (500, "error.internal_error"),
 }
@@ -81,6 +88,7 @@ CODES: Final = (
     "unsupported_media_type",
     "client_disconnected",
     "unauthorized",
+    "webhooks_disabled",
     *_HTTP.values(),
     "http_error",
     "internal_error",
@@ -161,7 +169,10 @@ def handlers(default: Language) -> Mapping[type[Exception], ExceptionHandler]:
             error["decline_code"] = exc.decline_code
         if isinstance(exc, payflow.StripeFailure) and exc.request_id:
             error["request_id"] = exc.request_id
-        if status >= 500:
+        if isinstance(exc, webhooks.HandlerFailed):
+            # The embedding app's bug or outage: its traceback is what the operator needs.
+            logger.error("%s on %s", exc, request.url.path, exc_info=exc.__cause__)
+        elif status >= 500:
             logger.warning("%s on %s: %r", type(exc).__name__, request.url.path, exc)
         rejected = {} if fields is None else fields.rejected
         key, params = _message(exc, default_key, field, argument, rejected, language)

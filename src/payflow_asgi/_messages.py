@@ -46,6 +46,16 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
     "payments.get": {"es": "Estado del pago", "en": "Payment status"},
     "payments.cancel": {"es": "Pago cancelado correctamente", "en": "Payment canceled"},
     "health": {"es": "Servicio disponible", "en": "Service available"},
+    "webhooks.handled": {"es": "Evento recibido y procesado", "en": "Event received and handled"},
+    "webhooks.duplicate": {
+        "es": "Evento ya recibido; no se procesa de nuevo",
+        "en": "Event already received; not handled again",
+    },
+    "webhooks.unhandled": {
+        "es": "Evento recibido; ningún manejador lo procesa",
+        "en": "Event received; no handler takes it",
+    },
+    "events": {"es": "Eventos registrados", "en": "Recorded events"},
     # --- the request's shape, checked by the adapter ---
     "unsupported_media_type": {
         "es": "El cuerpo de la petición debe ser JSON, con la cabecera"
@@ -290,6 +300,34 @@ CATALOG: Final[Mapping[str, Mapping[Language, str]]] = {
         "en": "The token has already been used; create a new one with POST /api/cards.",
     },
     # --- routing and the API token ---
+    "error.signature_missing": {
+        "es": "Falta la cabecera Stripe-Signature.",
+        "en": "The Stripe-Signature header is missing.",
+    },
+    "error.signature_invalid": {
+        "es": "La firma Stripe-Signature no corresponde a este cuerpo con ningún secreto.",
+        "en": "The Stripe-Signature does not match this body with any secret.",
+    },
+    "error.signature_expired": {
+        "es": "La firma Stripe-Signature es demasiado antigua (o futura).",
+        "en": "The Stripe-Signature is too old (or in the future).",
+    },
+    "error.not_an_event": {
+        "es": "El cuerpo firmado no es un evento de Stripe.",
+        "en": "The signed body is not a Stripe event.",
+    },
+    "error.event_in_progress": {
+        "es": "Otro proceso está procesando este evento; Stripe lo reenviará.",
+        "en": "Another process is handling this event; Stripe will send it again.",
+    },
+    "error.handler_failed": {
+        "es": "Un manejador del evento falló; Stripe lo reenviará.",
+        "en": "A handler of the event failed; Stripe will send it again.",
+    },
+    "webhooks_disabled": {
+        "es": "Este servidor no recibe eventos: no tiene STRIPE_WEBHOOK_SECRET.",
+        "en": "This server does not receive events: it has no STRIPE_WEBHOOK_SECRET.",
+    },
     "route_not_found": {
         "es": "No existe ninguna ruta con esta dirección.",
         "en": "No route has this address.",

@@ -82,7 +82,9 @@ _ERROR: Final[Schema] = {
 _STATUSES: Final[dict[int, str]] = {
     400: (
         "Malformed JSON, a missing or invalid field or Idempotency-Key header, an amount below"
-        " the minimum or with too many decimals, or a refund larger than what remains."
+        " the minimum or with too many decimals, or a refund larger than what remains; for"
+        " /api/webhooks, a missing, wrong or expired Stripe-Signature, or a signed body that is"
+        " not an event."
     ),
     401: (
         "The server requires an API token (PAYFLOW_API_TOKEN) and the Authorization: Bearer"
@@ -97,16 +99,23 @@ _STATUSES: Final[dict[int, str]] = {
     405: "The route does not take this method.",
     409: (
         "The object is in the wrong state (already refunded, already confirmed), or the"
-        " Idempotency-Key was used with another body."
+        " Idempotency-Key was used with another body; for /api/webhooks, another process is"
+        " handling the event now (Stripe sends it again)."
     ),
     413: (
         "The body is larger than the server's limit"
         f" ({DEFAULT_MAX_BODY_BYTES} bytes unless PAYFLOW_MAX_BODY_BYTES says otherwise)."
     ),
     415: "The body is not sent as application/json.",
-    500: "A bug in the server; no request a client can send causes it.",
+    500: (
+        "A bug in the server; no request a client can send causes it. For /api/webhooks, a"
+        " handler of the event raised: the event is released and Stripe sends it again."
+    ),
     502: "Stripe failed, or the server's Stripe configuration is wrong.",
-    503: "Stripe cannot be reached, or is rate limiting the account.",
+    503: (
+        "Stripe cannot be reached, or is rate limiting the account; for /api/webhooks and"
+        " /api/events, the server has no STRIPE_WEBHOOK_SECRET (webhooks_disabled)."
+    ),
     504: "Stripe did not answer in time.",
 }
 
@@ -139,6 +148,20 @@ def _idempotency_key(route: Route) -> Schema:
     }
 
 
+# What Stripe delivers: verified as sent, then read (the whole object: docs/events.md).
+_STRIPE_EVENT: Final[Schema] = {
+    "type": "object",
+    "description": "A Stripe event, exactly as Stripe sent it: its signature covers the bytes.",
+    "properties": {
+        "id": {"type": "string", "examples": ["evt_123abc"]},
+        "type": {"type": "string"},
+        "created": {"type": "integer"},
+        "data": {"type": "object", "properties": {"object": {"type": "object"}}},
+    },
+    "required": ["id", "type", "created", "data"],
+}
+
+
 def _operation(route: Route) -> Schema:
     responses: Schema = {
         "200": {
@@ -149,11 +172,16 @@ def _operation(route: Route) -> Schema:
     for status in route.statuses:
         responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
     parameters: list[Schema] = [
-        {"name": field.name, "in": "path", "required": True, "schema": field.schema}
+        {
+            "name": field.name,
+            "in": field.location,
+            "required": field.required or field.location == "path",
+            "schema": field.schema,
+        }
         for field in route.fields
-        if field.location == "path"
+        if field.location in ("path", "query", "header")
     ]
-    if route.method == "POST":
+    if route.idempotent:
         parameters.append(_idempotency_key(route))
     parameters.append({"$ref": "#/components/parameters/AcceptLanguage"})
     operation: Schema = {
@@ -161,9 +189,12 @@ def _operation(route: Route) -> Schema:
         "summary": route.summary,
         "parameters": parameters,
         # Optional: only a server started with PAYFLOW_API_TOKEN requires the token.
-        "security": [{}, {"bearerToken": []}],
+        "security": [{}, {"bearerToken": []}] if route.token else [],
     }
-    if route.method == "POST":
+    if any(field.location == "raw" for field in route.fields):
+        operation["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _STRIPE_EVENT}}}  # fmt: skip
+    elif route.method == "POST":
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": _ref(_request_name(route))}},

@@ -8,13 +8,14 @@ describes exactly what is sent. Amounts leave as integers in the currency's mino
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, get_args
 
 import attrs
 import orjson
 from starlette.responses import Response
 
 import payflow
+import payflow.webhooks
 
 from ._messages import Language, render
 
@@ -23,9 +24,11 @@ __all__ = [
     "CARD_TOKEN",
     "CONFIRMED_PAYMENT",
     "CUSTOMER",
+    "EVENTS",
     "ID",
     "PAYMENT",
     "PAYMENT_STATE",
+    "RECEIVED",
     "REFUND",
     "EnvelopeResponse",
     "Presenter",
@@ -280,4 +283,57 @@ REFUND: Final = Presenter[payflow.Refund](
         "status": value.status,
         "reason": value.reason,
     },
+)
+
+# A delivery accepted: which event, and whether its handlers ran now ("handled"), had run
+# before ("duplicate") or were none ("unhandled").
+RECEIVED: Final = Presenter[payflow.webhooks.Received](
+    "ReceivedEvent",
+    {
+        "id": _TEXT,
+        "type": _TEXT,
+        "outcome": {"enum": list(get_args(payflow.webhooks.Outcome))},
+    },
+    lambda value: {"id": value.event.id, "type": value.event.type, "outcome": value.outcome},
+)
+
+_RECORDED_EVENT: Final[Schema] = {
+    "type": "object",
+    "properties": {
+        "id": _TEXT,
+        "type": {"type": "string", "examples": ["payment_intent.succeeded", "charge.refunded"]},
+        "created": {"type": "integer", "description": "When Stripe created it, Unix seconds."},
+        "received": {"type": "string", "format": "date-time"},
+        "livemode": {"type": "boolean"},
+        "handled": {"type": "boolean", "description": "Whether its handlers have all run."},
+        "object": {
+            "type": "object",
+            "description": (
+                "The object as the event showed it: id, object (payment_intent, charge, refund"
+                " or another kind), and for those three their status, amount and currency"
+                " (minor units), and what they refer to."
+            ),
+        },
+    },
+    "required": ["id", "type", "created", "received", "livemode", "handled", "object"],
+}
+
+
+def _recorded(stored: payflow.webhooks.StoredEvent) -> Data:
+    record = stored.record
+    return {
+        "id": record.id,
+        "type": record.type,
+        "created": record.created,
+        "received": stored.received.isoformat(),
+        "livemode": record.livemode,
+        "handled": stored.handled,
+        "object": orjson.loads(record.summary),
+    }
+
+
+EVENTS: Final = Presenter[list[payflow.webhooks.StoredEvent]](
+    "RecordedEvents",
+    {"events": {"type": "array", "items": _RECORDED_EVENT}},
+    lambda value: {"events": [_recorded(stored) for stored in value]},
 )

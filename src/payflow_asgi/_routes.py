@@ -10,13 +10,13 @@ names in errors (`_errors`), the Idempotency-Key namespace and the OpenAPI docum
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import attrs
 from starlette.convertors import Convertor, register_url_convertor
 
 import payflow
-from payflow import rules
+from payflow import rules, webhooks
 
 from . import _present as present
 from ._parse import Kind
@@ -56,7 +56,8 @@ class Field:
     required: bool = True
     stripe: tuple[str, ...] = ()
     constraints: Mapping[str, Any] = attrs.field(factory=dict)
-    location: Literal["body", "path"] = "body"
+    # The JSON body's field, a path segment, a query parameter, a header, or the body as sent.
+    location: Literal["body", "path", "query", "header", "raw"] = "body"
 
     @property
     def schema(self) -> Schema:
@@ -68,6 +69,8 @@ class Field:
             return {**present.ID, "type": kind, "examples": [rules.ID_EXAMPLES[self.argument]]}
         if "enum" in self.constraints and not self.required:
             return {"enum": [*self.constraints["enum"], None]}
+        if self.location in ("query", "header"):
+            return {"type": "string", **self.constraints}
         return {"type": kind, **self.constraints}
 
 
@@ -80,8 +83,10 @@ BODY_ERRORS: Final = (409, 413, 415)
 @attrs.frozen
 class Route:
     """One route of the API: POSTed with a JSON body (and an optional Idempotency-Key), or a
-    GET whose fields are in its path. Its success message is its name, or the one `message`
-    chooses for the result among `messages`."""
+    GET whose fields are in its path or query. Its step takes the app's `payflow.Gateway`, or,
+    for the event routes, its `payflow.webhooks.Webhooks`. Its success message is its name, or
+    the one `message` chooses for the result among `messages`. With `token=False` it never
+    requires the API token (Stripe cannot send one; the signature stands for it)."""
 
     path: str
     name: str
@@ -95,6 +100,13 @@ class Route:
     message: Callable[[Any], str] | None = None
     # What Stripe's refusal of a field's value means on this route, by the spec's field name.
     rejected: Mapping[str, str] = attrs.field(factory=dict)
+    uses: Literal["gateway", "webhooks"] = "gateway"
+    token: bool = True
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether it takes an Idempotency-Key: each POST that reaches Stripe."""
+        return self.method == "POST" and self.uses == "gateway"
 
     @property
     def starlette_path(self) -> str:
@@ -117,7 +129,8 @@ class Route:
     def statuses(self) -> tuple[int, ...]:
         """The error statuses this route can answer."""
         body = BODY_ERRORS if self.method == "POST" else ()
-        return tuple(sorted({*COMMON_ERRORS, *body, *self.errors}))
+        common = COMMON_ERRORS if self.token else tuple(s for s in COMMON_ERRORS if s != 401)
+        return tuple(sorted({*common, *body, *self.errors}))
 
     def spec_name(self, name: str) -> str:
         """The spec's name of a step argument or a Stripe parameter (the name itself if none)."""
@@ -151,6 +164,13 @@ _UNFINISHED: Final = "payments.confirm.unfinished"
 
 def _confirmation(payment: payflow.Payment) -> str:
     return _CONFIRMATIONS.get(payment.status, _UNFINISHED)
+
+
+_RECEIVED: Final = tuple(f"webhooks.{outcome}" for outcome in get_args(webhooks.Outcome))
+
+
+def _received(received: webhooks.Received) -> str:
+    return f"webhooks.{received.outcome}"
 
 
 ROUTES: Final = (
@@ -266,5 +286,32 @@ ROUTES: Final = (
         errors=(404,),
         # Stripe refuses a refund's amount when it is more than what remains of the charge.
         rejected={"amount": "error.refund_too_large"},
+    ),
+    Route(
+        "/api/webhooks",
+        "webhooks",
+        "Receive a Stripe event: verified by its signature, handled once",
+        webhooks.Webhooks.receive,
+        (
+            # Verified against the bytes as sent, before anything is parsed.
+            Field("event", "payload", "bytes", location="raw"),
+            Field("Stripe-Signature", "signature", required=False, location="header"),
+        ),
+        present.RECEIVED,
+        errors=(409,),
+        messages=_RECEIVED,
+        message=_received,
+        uses="webhooks",
+        token=False,
+    ),
+    Route(
+        "/api/events",
+        "events",
+        "What the server recorded about a payment, charge or refund, newest first",
+        webhooks.Webhooks.events_about,
+        (Field("object", "object_id", location="query", constraints=present.ID),),
+        present.EVENTS,
+        method="GET",
+        uses="webhooks",
     ),
 )  # fmt: skip

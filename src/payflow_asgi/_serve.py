@@ -6,14 +6,20 @@ import asyncio
 import contextlib
 import gc
 import importlib.util
+import ipaddress
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
+import tempfile
+import urllib.parse
+import urllib.request
 from collections.abc import Generator
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+import attrs
 import uvicorn
 
 import payflow
@@ -24,6 +30,9 @@ from ._limits import RESERVED_DESCRIPTORS, Limits, raise_open_file_limit
 from ._logs import logger as access_logger
 from ._protocol import BoundedProtocol, protocol_for
 from ._settings import Settings
+
+if TYPE_CHECKING:
+    from payflow_sandbox import Sandbox
 
 __all__ = ["SANDBOX_API_KEY", "run"]
 
@@ -121,20 +130,52 @@ def _settings() -> Settings:
         raise _refuse(exc.message) from None
 
 
-def _gateway(stack: contextlib.ExitStack, sandbox: bool) -> payflow.Gateway:
-    if sandbox:
-        from payflow_sandbox import Sandbox
-
-        started = stack.enter_context(Sandbox(port=0))
-        # The sandbox is on loopback: a proxy from the environment (HTTP_PROXY, ...) would send
-        # its requests, card numbers included, away from this machine, or nowhere.
-        no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy")
-        os.environ["NO_PROXY"] = ",".join(filter(None, [no_proxy, started.host]))
-        return payflow.Gateway(SANDBOX_API_KEY, api_base=started.url)
+def _gateway(stack: contextlib.ExitStack, sandbox: Sandbox | None) -> payflow.Gateway:
+    if sandbox is not None:
+        return payflow.Gateway(SANDBOX_API_KEY, api_base=sandbox.url)
     try:
         return payflow.Gateway.from_env()
     except payflow.ConfigurationError as exc:
         raise _refuse(exc.message) from None
+
+
+def _sandbox(stack: contextlib.ExitStack) -> Sandbox:
+    from payflow_sandbox import Sandbox
+
+    started = stack.enter_context(Sandbox(port=0))
+    # The sandbox is on loopback: a proxy from the environment (HTTP_PROXY, ...) would send
+    # its requests, card numbers included, away from this machine, or nowhere.
+    no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy")
+    os.environ["NO_PROXY"] = ",".join(filter(None, [no_proxy, started.host]))
+    return started
+
+
+def _sandbox_events(
+    stack: contextlib.ExitStack, sandbox: Sandbox, settings: Settings, sock: socket.socket
+) -> Settings:
+    """Have the sandbox deliver its events, signed with a secret made now, to this server's
+    /api/webhooks; recorded in a temporary SQLite file unless PAYFLOW_DATABASE_URL says where."""
+    secret = "whsec_" + secrets.token_hex(24)
+    host, port = sock.getsockname()[:2]
+    if ipaddress.ip_address(host).is_unspecified:
+        host = "::1" if ":" in host else "127.0.0.1"
+    address = f"[{host}]" if ":" in host else host
+    form = {"url": f"http://{address}:{port}/api/webhooks", "secret": secret}
+    request = urllib.request.Request(  # noqa: S310  (the sandbox's own http:// URL)
+        f"{sandbox.url}/_config/webhooks/payflow", urllib.parse.urlencode(form).encode()
+    )
+    # Straight to the sandbox on loopback, never through a proxy of the environment.
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=10):
+        pass
+    database_url = settings.database_url
+    if not os.environ.get("PAYFLOW_DATABASE_URL", "").strip():
+        directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="payflow-events-"))
+        database_url = f"sqlite:///{directory}/events.db"
+    return attrs.evolve(
+        settings,
+        webhook_secrets=(secret, *settings.webhook_secrets),
+        database_url=database_url,
+    )
 
 
 def _write_access_log() -> None:
@@ -184,9 +225,16 @@ def run(
     # Until uvicorn takes over the signals, SIGTERM unwinds like Ctrl-C so the sandbox stops.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:
-        gateway = _gateway(stack, sandbox)
+        started = _sandbox(stack) if sandbox else None
+        gateway = _gateway(stack, started)
+        if started is not None:
+            settings = _sandbox_events(stack, started, settings, sock)
+        try:
+            app = create_app(gateway, settings=settings)
+        except payflow.ConfigurationError as exc:
+            raise _refuse(exc.message) from None
         config = uvicorn.Config(
-            create_app(gateway, settings=settings),
+            app,
             host=host,
             port=port,
             loop="uvloop" if _installed("uvloop") else "asyncio",
@@ -194,7 +242,8 @@ def run(
             http=protocol_for(limits, settings.language),
             ws="none",
             log_level="warning",
-            lifespan="off",
+            # The app's lifespan closes its event store; the gateway is closed by `_serve`.
+            lifespan="on",
             # Longer than clients keep idle connections (httpx 5 s, aiohttp 15 s, nginx 60 s
             # upstream): at uvicorn's default of 5 s a client reusing a connection just as the
             # server closes it gets a ReadError on a POST it cannot safely retry.

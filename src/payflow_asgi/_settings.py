@@ -12,13 +12,22 @@ from typing import Final
 import attrs
 
 import payflow
+from payflow import webhooks
 
 from ._limits import ENVIRONMENT as LIMITS
 from ._messages import LANGUAGES, Language
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "ENVIRONMENT", "MIN_API_TOKEN_LENGTH", "Settings"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_MAX_BODY_BYTES",
+    "ENVIRONMENT",
+    "MIN_API_TOKEN_LENGTH",
+    "Settings",
+]
 
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
+# The embedded default: one SQLite file in the working directory.
+DEFAULT_DATABASE_URL: Final = "sqlite:///payflow-events.db"
 MIN_API_TOKEN_LENGTH: Final = 16
 
 # What an HTTP header can carry as a bearer token without quoting: visible ASCII, no spaces.
@@ -72,6 +81,31 @@ def _hidden(value: str | None) -> str:
     return "None" if value is None else "'…'"
 
 
+def _secrets(value: object) -> tuple[str, ...]:
+    # Comma-separated in the environment: the new secret and the old one while rotating.
+    texts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(texts, list | tuple) or not all(isinstance(t, str) for t in texts):
+        raise payflow.ConfigurationError(
+            "webhook_secrets (STRIPE_WEBHOOK_SECRET) must be texts, comma-separated"
+        )
+    return tuple(text.strip() for text in texts if text.strip())
+
+
+def _hidden_secrets(value: tuple[str, ...]) -> str:
+    return f"<{len(value)} hidden>"
+
+
+def _handlers(instance: object, attribute: attrs.Attribute[str | None], value: object) -> None:
+    if value is not None and not (isinstance(value, str) and _IMPORT_PATH.fullmatch(value)):
+        raise payflow.ConfigurationError(
+            "webhook_handlers (PAYFLOW_WEBHOOK_HANDLERS) must name a mapping of event types to"
+            " handlers as module:attribute, e.g. myshop.webhooks:HANDLERS"
+        )
+
+
+_IMPORT_PATH: Final = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
 @attrs.frozen(kw_only=True)
 class Settings:
     """How the app reads requests and answers: the currency of amounts, the largest body it
@@ -84,24 +118,35 @@ class Settings:
     api_token: str | None = attrs.field(default=None, validator=_api_token, repr=_hidden)
     # The original service's language.
     language: Language = attrs.field(default="es", converter=_language)
+    # Stripe's signing secrets of the webhook endpoint; none: /api/webhooks refuses deliveries.
+    webhook_secrets: tuple[str, ...] = attrs.field(
+        default=(), converter=_secrets, repr=_hidden_secrets
+    )
+    # Where events are recorded (payflow.webhooks.open_store); it may carry a password.
+    database_url: str = attrs.field(default=DEFAULT_DATABASE_URL, repr=False)
+    # The handlers of `payflow serve`, as module:attribute.
+    webhook_handlers: str | None = attrs.field(default=None, validator=_handlers)
+    # Seconds a process holds an event before another may take it over.
+    webhook_lease: int = attrs.field(default=int(webhooks.DEFAULT_LEASE), validator=_positive)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Settings from PAYFLOW_CURRENCY, PAYFLOW_MAX_BODY_BYTES, PAYFLOW_API_TOKEN and
-        PAYFLOW_LANGUAGE; each unset or empty keeps its default."""
+        """Settings from the variables of `_FROM_ENV` (PAYFLOW_CURRENCY, STRIPE_WEBHOOK_SECRET,
+        ...); each unset or empty keeps its default."""
         env = os.environ if environ is None else environ
         given: dict[str, object] = {
             argument: value
             for argument, name in _FROM_ENV.items()
             if (value := env.get(name, "").strip())
         }
-        if "max_body_bytes" in given:
-            text = str(given["max_body_bytes"])
-            if not (text.isascii() and text.isdigit() and len(text) < 19):
-                raise payflow.ConfigurationError(
-                    "PAYFLOW_MAX_BODY_BYTES must be a whole number of bytes"
-                )
-            given["max_body_bytes"] = int(text)
+        for argument, unit in (("max_body_bytes", "bytes"), ("webhook_lease", "seconds")):
+            if argument in given:
+                text = str(given[argument])
+                if not (text.isascii() and text.isdigit() and len(text) < 19):
+                    raise payflow.ConfigurationError(
+                        f"{_FROM_ENV[argument]} must be a whole number of {unit}"
+                    )
+                given[argument] = int(text)
         return cls(**given)  # type: ignore[arg-type]  # each value is checked by its field
 
 
@@ -111,6 +156,10 @@ _FROM_ENV: Final = {
     "max_body_bytes": "PAYFLOW_MAX_BODY_BYTES",
     "api_token": "PAYFLOW_API_TOKEN",
     "language": "PAYFLOW_LANGUAGE",
+    "webhook_secrets": "STRIPE_WEBHOOK_SECRET",
+    "database_url": "PAYFLOW_DATABASE_URL",
+    "webhook_handlers": "PAYFLOW_WEBHOOK_HANDLERS",
+    "webhook_lease": "PAYFLOW_WEBHOOK_LEASE",
 }
 
 # Every environment variable `payflow serve` reads: name, default, meaning. `payflow serve
@@ -126,6 +175,10 @@ ENVIRONMENT: Final[tuple[tuple[str, str, str], ...]] = (
     ("PAYFLOW_CURRENCY", "eur", "the currency of every amount"),
     ("PAYFLOW_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES), "the largest request body"),
     ("PAYFLOW_LANGUAGE", "es", "messages' language when Accept-Language names neither es nor en"),
+    ("STRIPE_WEBHOOK_SECRET", "(none: no events)", "webhook signing secrets, comma-separated"),
+    ("PAYFLOW_DATABASE_URL", DEFAULT_DATABASE_URL, "where events are recorded (or postgresql://…)"),
+    ("PAYFLOW_WEBHOOK_HANDLERS", "(none)", "module:attribute: event types to handlers"),
+    ("PAYFLOW_WEBHOOK_LEASE", str(int(webhooks.DEFAULT_LEASE)), "seconds a process holds an event"),
     *LIMITS,
     # Read by the HTTP client (pyreqwest), as curl reads them; never for --sandbox's sandbox.
     ("HTTPS_PROXY", "(none)", "the proxy to Stripe (also HTTP_PROXY, ALL_PROXY)"),

@@ -2,7 +2,7 @@
 
 This module runs only inside the sandbox process (``python -m payflow_sandbox``); the ``payflow``
 library never imports it, nor localstripe (GPL). It does not fork localstripe: it wraps a few
-localstripe class methods and adds two aiohttp middlewares in front of localstripe's ``app``.
+localstripe class methods and adds aiohttp middlewares in front of localstripe's ``app``.
 
 Each gap below names the localstripe behaviour, the real Stripe behaviour reproduced (with the
 Stripe documentation it comes from) and the test in ``tests/payflow_sandbox/test_stripe_compat.py``.
@@ -35,7 +35,8 @@ c. Idempotent requests.
    ``idempotency_error`` (the SDK raises ``stripe.IdempotencyError``); keys expire after 24 hours;
    results are saved only once the endpoint started executing (we save 2xx and 402 answers:
    localstripe's other 4xx are parameter validation failures, which Stripe does not save).
-   Requests with the same key are serialised, so a concurrent retry never executes twice.
+   A request whose key is still in use by another one is refused (gap m), so a concurrent retry
+   never executes twice.
    Fix: ``idempotency_middleware``.
 
 d. Card declines.
@@ -89,19 +90,89 @@ i. Which id was not found.
    an unknown id given as a parameter (``source``, ``customer``, ``payment_method``,
    ``charge``) is a 400 ``resource_missing`` naming that parameter.
    Fix: ``missing_param_middleware``.
+
+j. Token reuse.
+   localstripe: a card token can be attached again and again (``POST /v1/customers/{id}/sources``
+   with the same ``source=tok_...``), each time as the same card.
+   Stripe (API reference, "Tokens", https://docs.stripe.com/api/tokens: "You can't store or use
+   tokens more than once"; "The Token object", ``used``; docs "Error codes",
+   https://docs.stripe.com/error-codes, ``token_already_used``: "The token provided has already
+   been used"): a token's second use is a 400 ``invalid_request_error`` with
+   ``code: "token_already_used"`` and message ``You cannot use a Stripe token more than once:
+   tok_x.``; ``used`` is false until the first use, then true. A use is a request given the
+   token as ``source`` that succeeds (a card declined on attach does not use it up).
+   Fix: ``token_middleware`` (localstripe binds its sources handler at import) and a wrapper
+   around ``Token._api_create``.
+
+k. Minimum and maximum amounts.
+   localstripe: any PaymentIntent amount above 0: one cent, or a billion euros.
+   Stripe (docs "Supported currencies" -> "Minimum and maximum charge amounts",
+   https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts; docs "Error codes",
+   ``amount_too_small``, ``amount_too_large``): an amount below ``MINIMUM_CHARGE`` is a 400
+   ``invalid_request_error`` with ``code: "amount_too_small"``, ``param: "amount"`` and message
+   ``Amount must be at least €0.50 eur``; above ``MAXIMUM_CHARGE`` (8 digits in minor units,
+   99999999; 12 for IDR, 9 for INR) it is ``amount_too_large``, ``Amount must be no more than
+   €999,999.99``. Stripe's minimum is the settlement currency's, after conversion; the sandbox
+   has no exchange rates and settles every charge in its own currency, as an account with a
+   bank account in each currency would: a listed currency's minimum applies to charges in that
+   currency, any other currency's minimum is one minor unit. The larger maxima Stripe allows
+   for card payments in LBP, COP, HUF and JPY are not reproduced (its page gives digit counts
+   and examples that disagree). Checked where an amount is set: PaymentIntent create and update
+   (confirming takes no amount).
+   Fix: wrappers around ``PaymentIntent._api_create`` and ``PaymentIntent._api_update``.
+
+l. Three-decimal currencies.
+   localstripe: any amount.
+   Stripe (docs "Supported currencies" -> "Three-decimal currencies",
+   https://docs.stripe.com/currencies#three-decimal): Payment Intents and Refunds in BHD, JOD,
+   KWD, OMR and TND "require the least-significant (last) digit to be 0" (5.124 KWD is sent as
+   5120 or 5130). The page does not give the refusal's code; the sandbox answers a 400
+   ``invalid_request_error`` with ``param: "amount"`` and ``code: "invalid_charge_amount"``
+   (docs "Error codes": "The specified amount is invalid").
+   Fix: the wrappers of gap k, and ``Refund._api_create``'s (gaps a + b).
+
+m. Concurrent requests with one idempotency key.
+   localstripe: no idempotency (gap c first queued same-key requests one after the other).
+   Stripe (API reference, "Idempotent requests", https://docs.stripe.com/api/idempotent_requests:
+   no result is saved when "the request conflicts with another request that's executing
+   concurrently"; docs "Error codes", ``idempotency_key_in_use``: "The idempotency key provided
+   is currently being used in another request"): while a request with a key executes, another
+   with the same key (and API key) is a 409 ``invalid_request_error`` with
+   ``code: "idempotency_key_in_use"``; nothing is saved for it, and once the first is done a
+   retry gets the first's answer replayed. (stripe-python retries a 409 with its backoff when
+   ``max_network_retries`` allows: ``HTTPClient._should_retry``.)
+   Fix: ``idempotency_middleware`` keeps the keys in flight; ``_hold`` lets a test keep a
+   request in flight.
+
+n. API keys.
+   localstripe: any key that starts with ``sk_`` (a live ``sk_live_...`` too), no restricted
+   key, and ``401 Unauthorized`` without Stripe's message.
+   Stripe (API reference, "Authentication", https://docs.stripe.com/api/authentication: "Test
+   mode secret keys have the prefix sk_test_ and live mode secret keys have the prefix sk_live_.
+   Alternatively, you can use restricted API keys", given as the Basic auth user name or as a
+   Bearer token; docs "API keys", https://docs.stripe.com/keys: "If a request doesn't include a
+   valid key, Stripe returns an invalid request error"; API reference, "Errors",
+   https://docs.stripe.com/api/errors: 401 "No valid API key provided"): the sandbox is test
+   mode only. It takes a test secret key (``sk_test_...``) or a test restricted key
+   (``rk_test_...``, all permissions) as Bearer (or Basic, as ``curl -u``) credentials, and
+   answers any other key with a 401 ``invalid_request_error``, ``Invalid API Key provided:
+   sk_test_****`` (only the kind of key: Stripe shows its last four characters, the sandbox
+   none); a live key with a message saying so; a request with no key with Stripe's ``You did
+   not provide an API key...``. Token creation with a publishable key in the body
+   (``key=pk_...``, as Stripe.js sends) stays as localstripe has it.
+   Fix: ``auth_middleware`` and ``server.get_api_key``.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import contextvars
 import hashlib
 import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -111,28 +182,142 @@ from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
 
+from ._hold import hold_middleware
+
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Json = dict[str, Any]
+
+# --------------------------------------------------------------------------------------------
+# Amounts in errors
+# --------------------------------------------------------------------------------------------
+
+# Stripe's zero-decimal currencies (docs "Supported currencies" -> "Zero-decimal currencies").
+_ZERO_DECIMAL: Final = frozenset(
+    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+)
+# https://docs.stripe.com/currencies#three-decimal
+THREE_DECIMAL: Final = frozenset("bhd jod kwd omr tnd".split())
+_SYMBOLS: Final = {"eur": "€", "usd": "$", "gbp": "£", "jpy": "¥", "inr": "₹", "krw": "₩"}
+
+
+def _value(amount: int, code: str) -> str:
+    if code in _ZERO_DECIMAL:
+        return f"{amount:,}"
+    if code in THREE_DECIMAL:
+        return f"{Decimal(amount) / 1000:,.3f}"
+    return f"{Decimal(amount) / 100:,.2f}"
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Format a minor-unit amount as Stripe does in its errors: ``€60.00``, ``$999,999.99``."""
+    code = currency.lower()
+    symbol = _SYMBOLS.get(code)
+    value = _value(amount, code)
+    return f"{symbol}{value}" if symbol else f"{value} {code.upper()}"
+
+
+# --------------------------------------------------------------------------------------------
+# k + l. Minimum and maximum amounts; three-decimal currencies
+# --------------------------------------------------------------------------------------------
+
+# Stripe's minimum charge per settlement currency, in minor units, copied from the table at
+# https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts (never from payflow: the
+# sandbox is the oracle payflow is tested against). Any other currency: one minor unit.
+MINIMUM_CHARGE: Final[dict[str, int]] = {
+    "usd": 50,     # $0.50
+    "aed": 200,    # 2.00 د.إ
+    "aud": 50,     # $0.50
+    "bgn": 100,    # лв1.00
+    "brl": 50,     # R$0.50
+    "cad": 50,     # $0.50
+    "chf": 50,     # 0.50 Fr
+    "czk": 1500,   # 15.00Kč
+    "dkk": 250,    # 2.50-kr.
+    "eur": 50,     # €0.50
+    "gbp": 30,     # £0.30
+    "hkd": 400,    # $4.00
+    "huf": 17500,  # 175.00 Ft
+    "inr": 50,     # ₹0.50
+    "jpy": 50,     # ¥50 (zero-decimal)
+    "mxn": 1000,   # $10
+    "myr": 200,    # RM 2
+    "nok": 300,    # 3.00-kr.
+    "nzd": 50,     # $0.50
+    "pln": 200,    # 2.00 zł
+    "ron": 200,    # lei2.00
+    "sek": 300,    # 3.00-kr.
+    "sgd": 50,     # $0.50
+    "thb": 1000,   # ฿10
+}  # fmt: skip
+# The same page: "8 digits for all other currencies", 12 for IDR, 9 for INR.
+MAXIMUM_CHARGE: Final[dict[str, int]] = {"idr": 999_999_999_999, "inr": 999_999_999}
+DEFAULT_MAXIMUM_CHARGE: Final = 99_999_999
+
+
+def check_amount(amount: int, currency: str) -> None:
+    """Refuse, as Stripe does, a charge amount outside the currency's limits or digits."""
+    code = currency.lower()
+    minimum = MINIMUM_CHARGE.get(code, 1)
+    if amount < minimum:
+        symbol = _SYMBOLS.get(code, "")
+        raise UserError(
+            400,
+            f"Amount must be at least {symbol}{_value(minimum, code)} {code}",
+            {"code": "amount_too_small", "param": "amount"},
+        )
+    maximum = MAXIMUM_CHARGE.get(code, DEFAULT_MAXIMUM_CHARGE)
+    if amount > maximum:
+        raise UserError(
+            400,
+            f"Amount must be no more than {format_amount(maximum, code)}",
+            {"code": "amount_too_large", "param": "amount"},
+        )
+    check_last_digit(amount, code)
+
+
+def check_last_digit(amount: int, currency: str) -> None:
+    """Refuse a three-decimal amount whose last digit is not 0."""
+    code = currency.lower()
+    if code in THREE_DECIMAL and amount % 10:
+        raise UserError(
+            400,
+            f"Invalid amount: {code.upper()} amounts must end in 0 (the last of the three"
+            f" decimals is not supported), so {amount} must be rounded to the nearest ten.",
+            {"code": "invalid_charge_amount", "param": "amount"},
+        )
+
+
+def _checked_amount(data: dict[str, Any], currency: object) -> None:
+    """Check ``data``'s amount if it has one localstripe would take; convert it to an int."""
+    amount = resources.try_convert_to_int(data.get("amount"))
+    if type(amount) is int and isinstance(currency, str) and currency:
+        check_amount(amount, currency)
+        data["amount"] = amount
+
+
+def _create_payment_intent(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _api_create(cls: Any, /, **data: Any) -> Any:
+        _checked_amount(data, data.get("currency"))
+        return original(cls, **data)
+
+    return _api_create
+
+
+def _update_payment_intent(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _api_update(cls: Any, id: str, /, **data: Any) -> Any:
+        if "amount" in data:
+            intent = cls._api_retrieve(id)
+            _checked_amount(data, data.get("currency", intent.currency))
+        return original(cls, id, **data)
+
+    return _api_update
+
 
 # --------------------------------------------------------------------------------------------
 # a + b. Refunds
 # --------------------------------------------------------------------------------------------
 
 REFUND_REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")
-
-# Stripe's zero-decimal currencies (docs "Supported currencies" -> "Zero-decimal currencies").
-_ZERO_DECIMAL: Final = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
-)
-_SYMBOLS: Final = {"eur": "€", "usd": "$", "gbp": "£", "jpy": "¥", "inr": "₹", "krw": "₩"}
-
-
-def format_amount(amount: int, currency: str) -> str:
-    """Format a minor-unit amount as Stripe does in refund errors: ``€60.00``, ``$0.50``."""
-    code = currency.lower()
-    value = str(amount) if code in _ZERO_DECIMAL else f"{Decimal(amount) / 100:.2f}"
-    symbol = _SYMBOLS.get(code)
-    return f"{symbol}{value}" if symbol else f"{value} {code.upper()}"
 
 
 def _charge_to_refund(data: _Json) -> Any:
@@ -164,6 +349,8 @@ def _create_refund(cls: Any, /, reason: Any = None, **data: Any) -> Any:
                 {"code": "charge_already_refunded"},
             )
         amount = resources.try_convert_to_int(data.get("amount"))
+        if isinstance(amount, int):
+            check_last_digit(amount, charge.currency)
         if amount is None:
             data["amount"] = unrefunded
         elif isinstance(amount, int) and amount > unrefunded:
@@ -364,25 +551,11 @@ class _Saved:
 
 
 class _Idempotency:
-    """Saved results and per-key locks, keyed by (API key, Idempotency-Key)."""
+    """Saved results, and the keys of the requests executing now, per (API key, Idempotency-Key)."""
 
     def __init__(self) -> None:
         self.saved: dict[tuple[str, str], _Saved] = {}
-        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def lock(self, key: tuple[str, str]) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        self.in_flight: set[tuple[str, str]] = set()
 
     def get(self, key: tuple[str, str]) -> _Saved | None:
         saved = self.saved.get(key)
@@ -431,9 +604,22 @@ def _idempotency_error(idempotency_key: str) -> web.Response:
     return response
 
 
+def _key_in_use(idempotency_key: str) -> web.Response:
+    """Gap m: Stripe's 409 for a key whose first request is still executing."""
+    message = (
+        "There is currently another in-progress request using this Idempotent Key (that "
+        "probably means you submitted twice, and the other request is still going through): "
+        f"'{idempotency_key}'. Please try again later."
+    )
+    error = {"type": "invalid_request_error", "code": "idempotency_key_in_use", "message": message}
+    response: web.Response = server.json_response({"error": error}, status=409)
+    return response
+
+
 @web.middleware
 async def idempotency_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
-    """Gap c: replay POSTs retried with the same ``Idempotency-Key``."""
+    """Gaps c and m: replay POSTs retried with the same ``Idempotency-Key``; refuse one whose
+    key is in use by a request still executing."""
     if request.method == "DELETE" and request.path == "/_config/data":
         _idempotency.saved.clear()
     idempotency_key = request.headers.get("Idempotency-Key")
@@ -442,33 +628,34 @@ async def idempotency_middleware(request: web.Request, handler: _Handler) -> web
 
     key = (_api_key(request), idempotency_key)
     fingerprint = await _fingerprint(request)
-    async with _idempotency.lock(key):
-        saved = _idempotency.get(key)
-        if saved is not None:
-            if saved.fingerprint != fingerprint:
-                return _idempotency_error(idempotency_key)
-            replay = web.Response(
-                status=saved.status, body=saved.body, content_type=saved.content_type
-            )
-            replay.headers["Idempotency-Key"] = idempotency_key
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
+    # No await from here to the in-flight mark: a request is either replayed, refused as
+    # concurrent (gap m), or the one that executes.
+    saved = _idempotency.get(key)
+    if saved is not None:
+        if saved.fingerprint != fingerprint:
+            return _idempotency_error(idempotency_key)
+        replay = web.Response(status=saved.status, body=saved.body, content_type=saved.content_type)
+        replay.headers["Idempotency-Key"] = idempotency_key
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+    if key in _idempotency.in_flight:
+        return _key_in_use(idempotency_key)
 
+    _idempotency.in_flight.add(key)
+    try:
         response = await handler(request)
-        response.headers["Idempotency-Key"] = idempotency_key
-        if (
-            isinstance(response, web.Response)
-            and isinstance(response.body, bytes)
-            and (response.status < 300 or response.status == 402)
-        ):
-            _idempotency.saved[key] = _Saved(
-                fingerprint,
-                response.status,
-                response.body,
-                response.content_type,
-                time.monotonic(),
-            )
-        return response
+    finally:
+        _idempotency.in_flight.discard(key)
+    response.headers["Idempotency-Key"] = idempotency_key
+    if (
+        isinstance(response, web.Response)
+        and isinstance(response.body, bytes)
+        and (response.status < 300 or response.status == 402)
+    ):
+        _idempotency.saved[key] = _Saved(
+            fingerprint, response.status, response.body, response.content_type, time.monotonic()
+        )
+    return response
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,6 +717,121 @@ async def missing_param_middleware(request: web.Request, handler: _Handler) -> w
 
 
 # --------------------------------------------------------------------------------------------
+# j. Token reuse
+# --------------------------------------------------------------------------------------------
+
+
+def _create_token(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _api_create(cls: Any, /, **data: Any) -> Any:
+        token = original(cls, **data)
+        token.used = False
+        return token
+
+    return _api_create
+
+
+async def _params(request: web.Request) -> dict[str, str]:
+    """The request's top-level string parameters, form-encoded or JSON."""
+    body = await request.read()
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(body) if body else {}
+        except ValueError:
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    return dict(parse_qsl(body.decode("utf-8", "replace")))
+
+
+@web.middleware
+async def token_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Gap j: a token given as ``source`` is used once; its second use is refused."""
+    if request.method != "POST" or not request.path.startswith("/v1/"):
+        return await handler(request)
+    source = (await _params(request)).get("source", "")
+    token = resources.store.get("token:" + source) if source.startswith("tok_") else None
+    if token is None:
+        return await handler(request)
+    if getattr(token, "used", False):
+        refused: web.Response = UserError(
+            400,
+            f"You cannot use a Stripe token more than once: {source}.",
+            {"code": "token_already_used"},
+        ).to_response()
+        return refused
+    response = await handler(request)
+    if response.status < 300:
+        token.used = True
+    return response
+
+
+# --------------------------------------------------------------------------------------------
+# n. API keys
+# --------------------------------------------------------------------------------------------
+
+_TEST_KEY: Final = re.compile(r"(?:sk|rk)_test_\S+")
+_LIVE_KEY: Final = re.compile(r"(?:sk|rk|pk)_live_")
+_KEY_KIND: Final = re.compile(r"(?:sk|rk|pk)_(?:test|live)_")
+
+
+def _presented_key(request: web.Request) -> str | None:
+    """The API key in the Authorization header (Bearer, or Basic with the key as user name)."""
+    scheme, _, credentials = request.headers.get("Authorization", "").strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            return base64.b64decode(credentials, validate=True).decode().partition(":")[0]
+        except ValueError:
+            return ""
+    return None if not scheme else ""
+
+
+def _test_key(request: web.Request) -> str | None:
+    """Replaces localstripe's ``get_api_key``: a test secret or restricted key, or None."""
+    key = _presented_key(request)
+    return key if key is not None and _TEST_KEY.fullmatch(key) else None
+
+
+def _unauthorized(message: str) -> web.Response:
+    response: web.Response = server.json_response(
+        {"error": {"type": "invalid_request_error", "message": message}}, status=401
+    )
+    return response
+
+
+_NO_KEY: Final = (
+    "You did not provide an API key. You need to provide your API key in the Authorization "
+    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY')."
+)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Gap n: only test keys; Stripe's 401 for any other key, or none."""
+    if not request.path.startswith("/v1/"):
+        return await handler(request)
+    key = _presented_key(request)
+    if key is None:
+        # No Authorization: localstripe decides (a publishable key in a token request's body).
+        response = await handler(request)
+        return _unauthorized(_NO_KEY) if response.status == 401 else response
+    if _TEST_KEY.fullmatch(key):
+        return await handler(request)
+    if _LIVE_KEY.match(key):
+        return _unauthorized(
+            "The payflow sandbox is test mode only and refuses live mode keys (sk_live_...):"
+            " use a test key such as sk_test_sandbox. A live key belongs to api.stripe.com"
+            " alone; if this one was sent here by mistake, consider rolling it."
+        )
+    kind = _KEY_KIND.match(key)
+    shown = (kind[0] if kind else "") + "****"
+    return _unauthorized(f"Invalid API Key provided: {shown}")
+
+
+# --------------------------------------------------------------------------------------------
 # h. Request ids
 # --------------------------------------------------------------------------------------------
 
@@ -563,6 +865,20 @@ def install(app: web.Application) -> None:
 
     resources.Refund._api_create = classmethod(_create_refund)
 
+    intent = resources.PaymentIntent
+    intent._api_create = classmethod(
+        _create_payment_intent(intent.__dict__["_api_create"].__func__)
+    )
+    intent._api_update = classmethod(
+        _update_payment_intent(stripe_object.__dict__["_api_update"].__func__)
+    )
+
+    token = resources.Token
+    token._api_create = classmethod(_create_token(stripe_object.__dict__["_api_create"].__func__))
+
+    # localstripe's auth_middleware looks get_api_key up when it runs: test keys only (n).
+    server.get_api_key = _test_key
+
     payment_method = resources.PaymentMethod
     attaching_is_declined = payment_method._attaching_is_declined
     charging_is_declined = payment_method._charging_is_declined
@@ -590,12 +906,15 @@ def install(app: web.Application) -> None:
 
     charge._set_auth_failure = _set_auth_failure
 
-    intent = resources.PaymentIntent
     intent._export = _export_payment_intent(intent._export)
 
-    # Outermost first: idempotency saves the already rewritten card errors.
+    # Outermost first: every answer gets a request id, keys are checked before anything else,
+    # idempotency saves the already rewritten card errors, and a held request holds its key.
     app.middlewares.insert(0, confirm_state_middleware)
+    app.middlewares.insert(0, token_middleware)
     app.middlewares.insert(0, missing_param_middleware)
     app.middlewares.insert(0, card_error_middleware)
+    app.middlewares.insert(0, hold_middleware)
     app.middlewares.insert(0, idempotency_middleware)
+    app.middlewares.insert(0, auth_middleware)
     app.middlewares.insert(0, request_id_middleware)

@@ -46,12 +46,13 @@ def build_app() -> web.Application:
 
     from localstripe import server
 
-    from payflow_sandbox import _compat, _three_d_secure
+    from payflow_sandbox import _compat, _events, _three_d_secure
 
     app: web.Application = server.app
     if server.save_store_middleware in app.middlewares:
         app.middlewares.remove(server.save_store_middleware)
     _compat.install(app)
+    _events.install()
     _three_d_secure.install(app)
     return app
 

@@ -1,8 +1,8 @@
 """Hypothesis strategies shared by payflow's tests.
 
-The currency kinds are written out here from Stripe's documentation
-(https://docs.stripe.com/currencies#zero-decimal, #three-decimal, #special-cases), not imported
-from payflow, so that the tests check payflow's tables instead of repeating them.
+Currencies and their rules come from the tests' oracle, `tests.stripe_currencies`, written from
+Stripe's documentation, never from payflow: a currency payflow forgets or misfiles is drawn
+all the same, and the tests check payflow's tables instead of repeating them.
 """
 
 from __future__ import annotations
@@ -12,27 +12,29 @@ from typing import Final
 
 from hypothesis import strategies as st
 
-from payflow._money import CURRENCIES
+from payflow.rules import MONEY_MAX_INTEGER_DIGITS
+from tests import stripe_currencies as stripe
 
-ZERO_DECIMAL: Final = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf vnd vuv xaf xof xpf".split()
-)
-THREE_DECIMAL: Final = frozenset("bhd jod kwd omr tnd".split())
+ZERO_DECIMAL: Final = stripe.ZERO_DECIMAL - stripe.TWO_DECIMALS_ALWAYS_00
+THREE_DECIMAL: Final = stripe.THREE_DECIMAL
 # Zero-decimal for the customer, yet sent to Stripe multiplied by 100, whole units only.
-WHOLE_UNITS_TIMES_100: Final = frozenset({"isk", "ugx"})
-TWO_DECIMAL: Final = CURRENCIES - ZERO_DECIMAL - THREE_DECIMAL - WHOLE_UNITS_TIMES_100
+WHOLE_UNITS_TIMES_100: Final = stripe.TWO_DECIMALS_ALWAYS_00
+TWO_DECIMAL: Final = stripe.CHARGEABLE - ZERO_DECIMAL - THREE_DECIMAL - WHOLE_UNITS_TIMES_100
 
-# Stripe's largest amount in minor units.
-MAXIMUM_MINOR_UNITS: Final = 99_999_999
+# Stripe's largest amount in minor units for most currencies.
+MAXIMUM_MINOR_UNITS: Final = int("9" * stripe.MAXIMUM_DIGITS)
+
+
+def maximum_minor_units(currency: str) -> int:
+    """The largest `amount` value Stripe documents for `currency`."""
+    return int("9" * stripe.MAXIMUM_DIGITS_IN.get(currency, stripe.MAXIMUM_DIGITS))
 
 
 def decimal_places(currency: str) -> int:
     """How many decimals an amount in `currency` may have (before trailing zeros)."""
     if currency in ZERO_DECIMAL or currency in WHOLE_UNITS_TIMES_100:
         return 0
-    if currency in THREE_DECIMAL:
-        return 2  # three minor digits, the last of which must be 0
-    return 2
+    return 2  # two-decimal currencies, and three-decimal ones whose last digit must be 0
 
 
 def minor_digits(currency: str) -> int:
@@ -53,6 +55,11 @@ def minor_units_step(currency: str) -> int:
     return 1
 
 
+def smallest_step(currency: str) -> Decimal:
+    """The smallest amount `currency` can hold, in major units: 0.01 EUR, 1 JPY, 0.01 KWD."""
+    return Decimal((0, (minor_units_step(currency),), -minor_digits(currency)))
+
+
 def expected_minor_units(text: str, currency: str) -> int:
     """Minor units from a plain decimal string's digits: no Decimal, no float, no payflow."""
     whole, _, fraction = text.partition(".")
@@ -62,8 +69,8 @@ def expected_minor_units(text: str, currency: str) -> int:
 
 
 def currencies() -> st.SearchStrategy[str]:
-    """Every currency Stripe charges in."""
-    return st.sampled_from(sorted(CURRENCIES))
+    """Every currency Stripe's documentation says a charge can be made in."""
+    return st.sampled_from(sorted(stripe.CHARGEABLE))
 
 
 def zero_decimal_currencies() -> st.SearchStrategy[str]:
@@ -142,6 +149,41 @@ def currency_and_excess_string() -> st.SearchStrategy[tuple[str, str]]:
 
 def negative_decimals() -> st.SearchStrategy[Decimal]:
     return st.decimals(max_value=Decimal("-0.01"), allow_nan=False, allow_infinity=False, places=2)
+
+
+def any_decimals() -> st.SearchStrategy[Decimal]:
+    """Finite Decimals of either sign with any exponent: negative zero, 0E-30, 5E+2, 1.2300,
+    -0.001, and amounts of up to 50 digits, far past anything Stripe charges."""
+    return st.builds(
+        lambda sign, digits, zeros, exponent: Decimal((sign, (*digits, *[0] * zeros), exponent)),
+        st.integers(0, 1),
+        st.lists(st.integers(0, 9), min_size=1, max_size=20),
+        st.integers(0, 30),
+        st.integers(-35, 15),
+    )
+
+
+def expected_money(amount: Decimal, currency: str) -> tuple[str, int | str]:
+    """What Money must make of `amount` in `currency`, worked out on the Decimal's digits with
+    Stripe's rules from the oracle: ("minor_units", n) or ("refused", the rule broken).
+    Negative comes first, then payflow's own bound on size (`rules.MONEY_MAX_INTEGER_DIGITS`),
+    then precision the currency cannot hold."""
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = int("".join(map(str, digits)))
+    if coefficient == 0:
+        return ("minor_units", 0)
+    if sign:
+        return ("refused", "negative")
+    if len(str(coefficient)) + exponent > MONEY_MAX_INTEGER_DIGITS:
+        return ("refused", "too_large")
+    shift = exponent + minor_digits(currency)
+    if shift < 0 and coefficient % 10**-shift:
+        return ("refused", "decimal_places")
+    minor_units = coefficient * 10**shift if shift >= 0 else coefficient // 10**-shift
+    if minor_units % minor_units_step(currency):
+        return ("refused", "decimal_places")
+    return ("minor_units", minor_units)
 
 
 def luhn_check_digit(partial: str) -> str:

@@ -54,6 +54,7 @@ EXPORTED = [
     "refund",
     "refund_async",
     "rules",
+    "webhooks",
 ]
 
 

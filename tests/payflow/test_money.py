@@ -7,7 +7,7 @@ from decimal import Decimal, localcontext
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from payflow import InvalidAmount, InvalidRequest, Money, PayflowError
@@ -16,12 +16,14 @@ from tests.payflow.strategies import (
     THREE_DECIMAL,
     WHOLE_UNITS_TIMES_100,
     ZERO_DECIMAL,
+    any_decimals,
     currencies,
     currencies_with_a_step,
     currency_and_amount_string,
     currency_and_excess_string,
     currency_and_minor_units,
     expected_minor_units,
+    expected_money,
     mixed_case,
     negative_decimals,
     refused_minor_units,
@@ -291,6 +293,32 @@ class TestMinorUnits:
             Money(Decimal(text), currency).minor_units
             == Money(Decimal(padded), currency).minor_units
         )
+
+    @given(currencies(), any_decimals())
+    @example("xpf", Decimal("5"))
+    @example("jpy", Decimal("-0"))
+    @example("eur", Decimal("-0E-30"))
+    @example("kwd", Decimal("0E+30"))
+    @example("jpy", Decimal("5E+2"))
+    @example("isk", Decimal("5.00E+1"))
+    @example("ugx", Decimal("5.1"))
+    @example("kwd", Decimal("1.2300"))
+    @example("bhd", Decimal("1.235"))
+    @example("usd", Decimal("-0.001"))
+    @example("eur", Decimal("99999999999999999.99"))
+    @example("eur", Decimal("1E+17"))
+    def test_any_decimal_is_converted_or_refused_by_stripe_s_rules(
+        self, currency: str, amount: Decimal
+    ) -> None:
+        """Any finite Decimal (either sign, any exponent, negative zero, fifty digits) in any
+        currency of Stripe's page gives the minor units worked out from its digits by the
+        page's rules, or is refused naming the rule it breaks."""
+        try:
+            actual: tuple[str, int | str] = ("minor_units", Money(amount, currency).minor_units)
+        except InvalidAmount as refused:
+            actual = ("refused", str(refused.rule))
+
+        assert expected_money(amount, currency) == actual
 
     def test_minor_units_is_an_int(self) -> None:
         """minor_units is a plain int, ready for Stripe."""

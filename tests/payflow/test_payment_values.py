@@ -6,6 +6,7 @@ https://docs.stripe.com/api/payment_intents/object), not after payflow's parser.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -23,7 +24,8 @@ from payflow import (
 )
 from payflow import _stripe_api as api
 from payflow import _validate as check
-from tests.payflow.strategies import object_ids
+from tests import stripe_currencies as stripe
+from tests.payflow.strategies import minor_digits, object_ids
 
 SECRET = "pi_3MtwBw_secret_YrKJUKribcBjcG8HVhfZluoGH"
 
@@ -251,6 +253,29 @@ class TestReadPayment:
         payment = api.payment(intent(status="succeeded", latest_charge=charge))
 
         assert Money.from_minor_units(1250, "eur") == payment.amount_refunded
+
+    @pytest.mark.parametrize("currency", sorted(stripe.CHARGEABLE))
+    def test_amounts_are_read_by_stripe_s_rule_for_the_currency(self, currency: str) -> None:
+        """Minor units from Stripe are read by its documented rule for the currency: 5000 is
+        5000 JPY, 50.00 EUR, 5.000 KWD, 50 ISK; so are the amounts refunded."""
+        charge = {
+            "id": "ch_1",
+            "amount": 5000,
+            "amount_refunded": 5000,
+            "currency": currency,
+            "paid": True,
+            "status": "succeeded",
+        }
+        payment = api.payment(
+            intent(amount=5000, currency=currency, status="succeeded", latest_charge=charge)
+        )
+        expected = Decimal((0, (5, 0, 0, 0), -minor_digits(currency)))
+
+        assert (expected, expected, currency) == (
+            payment.amount.amount,
+            payment.amount_refunded.amount,
+            payment.amount.currency,
+        )
 
     def test_nothing_refunded_without_a_charge(self) -> None:
         """A payment without a charge has refunded nothing."""

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from payflow import InvalidAmount, InvalidRequest, Money
 from payflow import _validate as check
 from tests.payflow.strategies import (
-    MAXIMUM_MINOR_UNITS,
     bad_cvcs,
     bad_luhn_card_numbers,
     bad_months,
@@ -22,6 +21,7 @@ from tests.payflow.strategies import (
     cvcs,
     emails,
     luhn_check_digit,
+    maximum_minor_units,
     minor_units_step,
     months,
     object_ids,
@@ -324,15 +324,15 @@ class TestChargeable:
     def test_maximum_is_chargeable(self, currency: str) -> None:
         """The largest amount Stripe takes, in every currency, is chargeable."""
         step = minor_units_step(currency)
-        money = Money.from_minor_units(MAXIMUM_MINOR_UNITS // step * step, currency)
+        money = Money.from_minor_units(maximum_minor_units(currency) // step * step, currency)
 
         assert money == check.chargeable(money)
 
     @given(currencies())
     def test_above_maximum_is_refused(self, currency: str) -> None:
-        """Above eight digits of minor units, nothing is chargeable."""
+        """Above the digits Stripe takes in minor units, nothing is chargeable."""
         step = minor_units_step(currency)
-        money = Money.from_minor_units((MAXIMUM_MINOR_UNITS // step + 1) * step, currency)
+        money = Money.from_minor_units((maximum_minor_units(currency) // step + 1) * step, currency)
 
         with pytest.raises(InvalidAmount) as info:
             check.chargeable(money)

@@ -38,12 +38,14 @@ async def test_served_document_is_the_checked_in_file(client: httpx.AsyncClient)
 
 def test_document_is_valid_openapi_3_1() -> None:
     """docs/openapi.json is a valid OpenAPI 3.1 document with the six routes, the payment's
-    status and cancellation, and /health."""
+    status and cancellation, the event routes, and /health."""
     document = _document()
     schemathesis.openapi.from_dict(document).validate()  # raises if it is not
 
     assert "3.1.0" == document["openapi"]
-    extra = {"/api/payments/{id}", "/api/payments/cancel", "/health"}
+    extra = {
+        "/api/payments/{id}", "/api/payments/cancel", "/api/webhooks", "/api/events", "/health"
+    }  # fmt: skip
     assert {*ROUTES, *extra} == set(document["paths"])
 
 

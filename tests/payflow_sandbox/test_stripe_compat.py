@@ -1,20 +1,27 @@
 """The sandbox answers the payflow workflow as real Stripe does, through the real stripe SDK.
 
-Each compatibility test names the real Stripe behaviour it reproduces (gaps a-i of
+Each compatibility test names the real Stripe behaviour it reproduces (gaps a-n of
 ``payflow_sandbox._compat``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
+import httpx
 import pytest
 import stripe
 
+import payflow
 from payflow_sandbox import Sandbox
+from payflow_sandbox._hold import HOLD_HEADER, HOLD_PATH
+from tests.conftest import SANDBOX_API_KEY
+
+T = TypeVar("T")
 
 VISA = "4242424242424242"
 
@@ -48,7 +55,9 @@ def saved_card(client: stripe.StripeClient, number: str = VISA) -> tuple[str, st
     return customer_id, source["id"]
 
 
-def intent(client: stripe.StripeClient, amount: int = 5000, number: str = VISA) -> str:
+def intent(
+    client: stripe.StripeClient, amount: int = 5000, number: str = VISA, currency: str = "eur"
+) -> str:
     customer_id, card_id = saved_card(client, number)
     # stripe 16.1's typed params call this allowed_payment_method_types; payflow and
     # localstripe use payment_method_types.
@@ -57,7 +66,7 @@ def intent(client: stripe.StripeClient, amount: int = 5000, number: str = VISA) 
         "post",
         "/v1/payment_intents",
         amount=amount,
-        currency="eur",
+        currency=currency,
         customer=customer_id,
         payment_method=card_id,
         payment_method_types=["card"],
@@ -67,9 +76,10 @@ def intent(client: stripe.StripeClient, amount: int = 5000, number: str = VISA) 
     return intent_id
 
 
-def charge(client: stripe.StripeClient, amount: int = 5000) -> str:
-    """A succeeded charge of ``amount`` cents, through a confirmed PaymentIntent."""
-    confirmed = call(client, "post", f"/v1/payment_intents/{intent(client, amount)}/confirm")
+def charge(client: stripe.StripeClient, amount: int = 5000, currency: str = "eur") -> str:
+    """A succeeded charge of ``amount`` minor units, through a confirmed PaymentIntent."""
+    payment_id = intent(client, amount, currency=currency)
+    confirmed = call(client, "post", f"/v1/payment_intents/{payment_id}/confirm")
     latest = confirmed["latest_charge"]
     assert isinstance(latest, str)
     return latest
@@ -299,32 +309,6 @@ def test_idempotency_keys_are_scoped_per_api_key(
     assert other["id"] != first["id"]
 
 
-async def test_concurrent_requests_with_the_same_key_execute_once(sandbox: Sandbox) -> None:
-    """Stripe never executes two requests with one key: concurrent ones get the same result."""
-    http_client = stripe.AIOHTTPClient()
-    client = stripe.StripeClient(
-        "sk_test_sandbox",
-        base_addresses={"api": sandbox.url},
-        http_client=http_client,
-        max_network_retries=0,
-    )
-    email = f"{uuid.uuid4().hex}@example.com"
-    options: stripe.RequestOptions = {"idempotency_key": uuid.uuid4().hex}
-    try:
-        created = await asyncio.gather(
-            *(
-                client.v1.customers.create_async(params={"email": email}, options=options)
-                for _ in range(8)
-            )
-        )
-        listed = await client.v1.customers.list_async(params={"email": email})
-    finally:
-        close: Callable[[], Awaitable[None]] = http_client.close_async
-        await close()
-    assert {c.id for c in created} == {listed.data[0].id}
-    assert len(listed.data) == 1
-
-
 # ---------------------------------------------------------------------------- d. declines
 
 
@@ -533,3 +517,393 @@ def test_an_unknown_id_given_as_a_parameter_is_a_400_naming_it(
     assert (400, "resource_missing", param) == (
         raised.value.http_status, raised.value.code, raised.value.param
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- j. token reuse
+
+
+def test_a_token_attached_twice_is_token_already_used(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/api/tokens: "You can't store or use tokens more than
+    once"; https://docs.stripe.com/error-codes, token_already_used): attaching a used token is a
+    400 token_already_used (j)."""
+    used = token(stripe_client).id
+    sources = stripe_client.v1.customers.payment_sources
+    sources.create(customer(stripe_client), params={"source": used})
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        sources.create(customer(stripe_client), params={"source": used})
+
+    message = f"You cannot use a Stripe token more than once: {used}."
+    assert (400, "token_already_used", message) == (
+        raised.value.http_status, raised.value.code, raised.value.user_message
+    )  # fmt: skip
+
+
+def test_a_token_that_made_a_customer_is_used_up(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/api/tokens): a token given as a new customer's source is
+    used; attaching it again is token_already_used (j)."""
+    used = token(stripe_client).id
+    stripe_client.v1.customers.create(params={"source": used})
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        call(stripe_client, "post", f"/v1/customers/{customer(stripe_client)}/sources", source=used)
+
+    assert (400, "token_already_used") == (raised.value.http_status, raised.value.code)
+
+
+def test_a_token_says_whether_it_was_used(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/api/tokens/object, `used`): false until the token's first
+    use, then true (j)."""
+    created = token(stripe_client)
+    before = stripe_client.v1.tokens.retrieve(created.id).used
+    stripe_client.v1.customers.payment_sources.create(
+        customer(stripe_client), params={"source": created.id}
+    )
+    after = stripe_client.v1.tokens.retrieve(created.id).used
+
+    assert (False, False, True) == (created.used, before, after)
+
+
+def test_a_retried_attach_is_replayed_not_refused(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/api/idempotent_requests): a retry with the same key is
+    the first request's answer again, not a second use of its token (c, j)."""
+    owner, used, key = customer(stripe_client), token(stripe_client).id, uuid.uuid4().hex
+    path = f"/v1/customers/{owner}/sources"
+    first = stripe_client.raw_request("post", path, source=used, idempotency_key=key)
+    again = stripe_client.raw_request("post", path, source=used, idempotency_key=key)
+
+    assert (200, first.body, "true") == (
+        again.code, again.body, again.headers.get("Idempotent-Replayed")
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- k. amounts
+
+# Read from https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts (not from the
+# sandbox's table): the settlement currency's minimum, in minor units.
+STRIPE_MINIMUMS = [
+    ("usd", 50), ("eur", 50), ("gbp", 30), ("jpy", 50), ("czk", 1500), ("huf", 17500),
+    ("mxn", 1000), ("thb", 1000), ("hkd", 400), ("dkk", 250),
+]  # fmt: skip
+# The same page: 8 digits in minor units for most currencies, 12 for IDR, 9 for INR.
+STRIPE_MAXIMUMS = [("usd", 99_999_999), ("eur", 99_999_999), ("idr", 999_999_999_999),
+                   ("inr", 999_999_999)]  # fmt: skip
+
+
+def new_payment(client: stripe.StripeClient, amount: int, currency: str) -> stripe.PaymentIntent:
+    return client.v1.payment_intents.create(params={"amount": amount, "currency": currency})
+
+
+@pytest.mark.parametrize(("currency", "minimum"), STRIPE_MINIMUMS)
+def test_the_minimum_charge_is_stripes(
+    stripe_client: stripe.StripeClient, currency: str, minimum: int
+) -> None:
+    """Stripe (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts;
+    https://docs.stripe.com/error-codes, amount_too_small): a payment of the minimum is created,
+    one minor unit less is a 400 amount_too_small on param amount (k)."""
+    at = new_payment(stripe_client, minimum, currency)
+    with pytest.raises(stripe.InvalidRequestError) as below:
+        new_payment(stripe_client, minimum - 1, currency)
+
+    assert (minimum, 400, "amount_too_small", "amount") == (
+        at.amount, below.value.http_status, below.value.code, below.value.param
+    )  # fmt: skip
+
+
+def test_the_minimum_charge_message_is_stripes(stripe_client: stripe.StripeClient) -> None:
+    """Stripe answers a euro payment below €0.50 with 'Amount must be at least €0.50 eur' (k)."""
+    with pytest.raises(stripe.InvalidRequestError) as below:
+        new_payment(stripe_client, 49, "eur")
+
+    assert "Amount must be at least €0.50 eur" == below.value.user_message
+
+
+def test_a_currency_without_a_listed_minimum_takes_one_minor_unit(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """The sandbox settles each payment in its own currency (docs/sandbox.md): a currency that
+    Stripe's minimum table does not list takes 1 minor unit, and refuses 0 (k)."""
+    at = new_payment(stripe_client, 1, "sar")
+    with pytest.raises(stripe.InvalidRequestError) as below:
+        new_payment(stripe_client, 0, "sar")
+
+    assert (1, "amount_too_small") == (at.amount, below.value.code)
+
+
+@pytest.mark.parametrize(("currency", "maximum"), STRIPE_MAXIMUMS)
+def test_the_maximum_charge_is_stripes(
+    stripe_client: stripe.StripeClient, currency: str, maximum: int
+) -> None:
+    """Stripe (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts;
+    https://docs.stripe.com/error-codes, amount_too_large): a payment of the maximum is created,
+    one minor unit more is a 400 amount_too_large on param amount (k)."""
+    at = new_payment(stripe_client, maximum, currency)
+    with pytest.raises(stripe.InvalidRequestError) as above:
+        new_payment(stripe_client, maximum + 1, currency)
+
+    assert (maximum, 400, "amount_too_large", "amount") == (
+        at.amount, above.value.http_status, above.value.code, above.value.param
+    )  # fmt: skip
+
+
+def test_an_update_below_the_minimum_is_amount_too_small(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Stripe (https://docs.stripe.com/api/payment_intents/update, `amount`): a new amount below
+    the minimum is refused as at creation, and the payment keeps its amount (k)."""
+    payment = new_payment(stripe_client, 5000, "eur")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.payment_intents.update(payment.id, params={"amount": 49})
+    kept = stripe_client.v1.payment_intents.retrieve(payment.id).amount
+
+    assert ("amount_too_small", "amount", 5000) == (raised.value.code, raised.value.param, kept)
+
+
+# ---------------------------------------------------------------------------- l. three decimals
+
+
+@pytest.mark.parametrize("currency", ["bhd", "jod", "kwd", "omr", "tnd"])
+def test_a_three_decimal_payment_must_end_in_zero(
+    stripe_client: stripe.StripeClient, currency: str
+) -> None:
+    """Stripe (https://docs.stripe.com/currencies#three-decimal): BHD, JOD, KWD, OMR and TND
+    amounts must end in 0; 1235 is a 400 on param amount, 1230 is created (l)."""
+    accepted = new_payment(stripe_client, 1230, currency)
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        new_payment(stripe_client, 1235, currency)
+
+    assert (1230, 400, "amount", "invalid_charge_amount") == (
+        accepted.amount, raised.value.http_status, raised.value.param, raised.value.code
+    )  # fmt: skip
+
+
+def test_a_three_decimal_refund_must_end_in_zero(stripe_client: stripe.StripeClient) -> None:
+    """Stripe (https://docs.stripe.com/currencies#three-decimal: "including Payment Intents,
+    Refunds"): a KWD refund of 1235 is a 400 on param amount, 1230 is refunded (l)."""
+    charge_id = charge(stripe_client, 5000, "kwd")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.refunds.create(params={"charge": charge_id, "amount": 1235})
+    refund = stripe_client.v1.refunds.create(params={"charge": charge_id, "amount": 1230})
+
+    assert (400, "amount", 1230) == (raised.value.http_status, raised.value.param, refund.amount)
+
+
+def test_a_three_decimal_amount_is_written_with_three_decimals(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """5000 minor units of KWD are 5.000 KWD (https://docs.stripe.com/currencies#three-decimal),
+    as a refund's error writes them (b, l)."""
+    charge_id = charge(stripe_client, 5000, "kwd")
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        stripe_client.v1.refunds.create(params={"charge": charge_id, "amount": 6000})
+
+    assert raised.value.user_message == (
+        "Refund amount (6.000 KWD) is greater than unrefunded amount on charge (5.000 KWD)"
+    )
+
+
+# ---------------------------------------------------------------------------- m. key in use
+
+
+@contextlib.asynccontextmanager
+async def async_client(sandbox: Sandbox) -> AsyncIterator[stripe.StripeClient]:
+    """A StripeClient on the sandbox over aiohttp, without retries (a 409 is not retried)."""
+    http_client = stripe.AIOHTTPClient()
+    try:
+        yield stripe.StripeClient(
+            SANDBOX_API_KEY,
+            base_addresses={"api": sandbox.url},
+            http_client=http_client,
+            max_network_retries=0,
+        )
+    finally:
+        close: Callable[[], Awaitable[None]] = http_client.close_async
+        await close()
+
+
+@contextlib.asynccontextmanager
+async def in_flight(
+    sandbox: Sandbox, request: Callable[[dict[str, str]], Awaitable[T]]
+) -> AsyncIterator[asyncio.Future[T]]:
+    """Send ``request`` (given the hold header to send); yield it once the sandbox is holding it
+    in flight; release it on leaving, and wait until it has its answer."""
+    name = uuid.uuid4().hex
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=60) as control:
+        first = asyncio.ensure_future(request({HOLD_HEADER: name}))
+        try:
+            held = await control.get(f"{HOLD_PATH}/{name}")
+            assert (200, {"held": True}) == (held.status_code, held.json())
+            yield first
+        finally:
+            await control.post(f"{HOLD_PATH}/{name}/release")
+            await asyncio.wait([first])
+
+
+async def test_a_request_whose_key_is_in_use_is_409_idempotency_key_in_use(
+    sandbox: Sandbox,
+) -> None:
+    """Stripe (https://docs.stripe.com/api/idempotent_requests; https://docs.stripe.com/error-codes,
+    idempotency_key_in_use): while a request executes, another with its key is a 409
+    invalid_request_error with code idempotency_key_in_use (m)."""
+    email, key = f"{uuid.uuid4().hex}@example.com", uuid.uuid4().hex
+    async with async_client(sandbox) as client:
+
+        def create(headers: dict[str, str]) -> Awaitable[stripe.Customer]:
+            options: stripe.RequestOptions = {"idempotency_key": key, "headers": headers}
+            return client.v1.customers.create_async(params={"email": email}, options=options)
+
+        async with in_flight(sandbox, create):
+            with pytest.raises(stripe.APIError) as raised:
+                await create({})
+
+    error = raised.value.error
+    assert error is not None
+    assert (409, "invalid_request_error", "idempotency_key_in_use") == (
+        raised.value.http_status, error.type, error.code
+    )  # fmt: skip
+
+
+async def test_payflow_names_the_key_in_use(sandbox: Sandbox) -> None:
+    """payflow's Conflict for that 409 carries Stripe's code (the SDK leaves it on `error`),
+    so the HTTP API can say what happened."""
+    key = uuid.uuid4().hex
+    async with (
+        async_client(sandbox) as client,
+        payflow.Gateway(SANDBOX_API_KEY, api_base=sandbox.url, max_network_retries=0) as gw,
+    ):
+
+        def create(headers: dict[str, str]) -> Awaitable[stripe.StripeResponse]:
+            return client.raw_request_async(
+                "post", "/v1/customers", email="a@example.com", idempotency_key=key,
+                headers=headers,
+            )  # fmt: skip
+
+        async with in_flight(sandbox, create):
+            with pytest.raises(payflow.Conflict) as raised:
+                await payflow.create_customer_async(gw, email="a@example.com", idempotency_key=key)
+
+    assert "idempotency_key_in_use" == raised.value.stripe_code
+
+
+async def test_a_retry_once_the_key_is_free_replays_the_first_answer(sandbox: Sandbox) -> None:
+    """Stripe (https://docs.stripe.com/api/idempotent_requests: a request refused as concurrent
+    is not saved, "You can retry these requests"): once the first request is done, a retry gets
+    its answer, replayed (m)."""
+    email, key = f"{uuid.uuid4().hex}@example.com", uuid.uuid4().hex
+    async with async_client(sandbox) as client:
+
+        def create(headers: dict[str, str]) -> Awaitable[stripe.StripeResponse]:
+            return client.raw_request_async(
+                "post", "/v1/customers", email=email, idempotency_key=key, headers=headers
+            )
+
+        async with in_flight(sandbox, create) as first:
+            with pytest.raises(stripe.APIError):
+                await create({})
+        retried = await create({})
+
+    assert (first.result().body, "true") == (
+        retried.body, retried.headers.get("Idempotent-Replayed")
+    )  # fmt: skip
+
+
+def test_a_key_whose_request_failed_validation_can_be_retried(
+    stripe_client: stripe.StripeClient,
+) -> None:
+    """Stripe (https://docs.stripe.com/api/idempotent_requests: "If incoming parameters fail
+    validation ... we don't save the idempotent result ... You can retry these requests"): the
+    key is free again once its refused request is done; the retry is refused again, not a 409
+    (m)."""
+    key = uuid.uuid4().hex
+    answers = []
+    for _ in range(2):
+        with pytest.raises(stripe.InvalidRequestError) as raised:
+            call(stripe_client, "post", "/v1/customers", no_such_param="x", idempotency_key=key)
+        answers.append(raised.value.http_status)
+
+    assert [400, 400] == answers
+
+
+async def test_concurrent_requests_with_the_same_key_execute_once(sandbox: Sandbox) -> None:
+    """Stripe never executes two requests with one key: while the first executes, seven more
+    are each a 409, and one customer exists (c, m)."""
+    email, key = f"{uuid.uuid4().hex}@example.com", uuid.uuid4().hex
+    async with async_client(sandbox) as client:
+
+        def create(headers: dict[str, str]) -> Awaitable[stripe.Customer]:
+            options: stripe.RequestOptions = {"idempotency_key": key, "headers": headers}
+            return client.v1.customers.create_async(params={"email": email}, options=options)
+
+        async with in_flight(sandbox, create) as first:
+            others = await asyncio.gather(*(create({}) for _ in range(7)), return_exceptions=True)
+        listed = await client.v1.customers.list_async(params={"email": email})
+
+    assert [409] * 7 == [getattr(other, "http_status", other) for other in others]
+    assert [first.result().id] == [c.id for c in listed.data]
+
+
+# ---------------------------------------------------------------------------- n. API keys
+
+
+@contextlib.contextmanager
+def client_with(sandbox: Sandbox, api_key: str) -> Iterator[stripe.StripeClient]:
+    http_client = stripe.RequestsClient()
+    try:
+        yield stripe.StripeClient(
+            api_key,
+            base_addresses={"api": sandbox.url},
+            http_client=http_client,
+            max_network_retries=0,
+        )
+    finally:
+        close: Callable[[], None] = http_client.close
+        close()
+
+
+@pytest.mark.parametrize("key", ["sk_live_51NotARealKeyAtAll", "rk_live_51NotARealKeyAtAll"])
+def test_a_live_key_is_refused(sandbox: Sandbox, key: str) -> None:
+    """The sandbox is test mode only (https://docs.stripe.com/api/authentication: live keys are
+    sk_live_...): a live key is a 401 invalid_request_error that says so, without the key (n)."""
+    with client_with(sandbox, key) as client, pytest.raises(stripe.AuthenticationError) as raised:
+        client.v1.customers.list()
+
+    error = raised.value
+    assert error.error is not None
+    assert (401, "invalid_request_error", True, False) == (
+        error.http_status, error.error.type, "live mode" in str(error.user_message),
+        key[8:] in str(error.http_body),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("key", ["pk_test_51NotASecretKey", "whsec_51NotAnApiKey", "sk_51NoMode"])
+def test_a_key_that_is_not_a_test_secret_key_is_refused(sandbox: Sandbox, key: str) -> None:
+    """Stripe (https://docs.stripe.com/keys: "If a request doesn't include a valid key, Stripe
+    returns an invalid request error"; https://docs.stripe.com/api/errors: 401): any other key is
+    a 401 'Invalid API Key provided', which never shows the key (n)."""
+    with client_with(sandbox, key) as client, pytest.raises(stripe.AuthenticationError) as raised:
+        client.v1.customers.create(params={"email": "x@example.com"})
+
+    error = raised.value
+    assert (401, True, False) == (
+        error.http_status, str(error.user_message).startswith("Invalid API Key provided"),
+        key[8:] in str(error.http_body),
+    )  # fmt: skip
+
+
+def test_a_restricted_test_key_is_accepted(sandbox: Sandbox) -> None:
+    """Stripe (https://docs.stripe.com/api/authentication: "you can use restricted API keys"):
+    a test restricted key (rk_test_...) is taken like a test secret key (n)."""
+    with client_with(sandbox, "rk_test_51RestrictedKey") as client:
+        created = client.v1.customers.create(params={"email": "rk@example.com"})
+
+    assert "rk@example.com" == created.email
+
+
+def test_a_request_without_a_key_is_told_to_send_one(sandbox: Sandbox) -> None:
+    """Stripe (https://docs.stripe.com/api/authentication: "API requests without authentication
+    will also fail"): no key is a 401 invalid_request_error asking for one (n). The SDK never
+    sends such a request, so this one goes without it."""
+    with httpx.Client(base_url=sandbox.url) as http:
+        answer = http.get("/v1/customers")
+
+    error = answer.json()["error"]
+    asked = error["message"].startswith("You did not provide an API key")
+    assert (401, "invalid_request_error", True) == (answer.status_code, error["type"], asked)
