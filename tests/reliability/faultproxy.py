@@ -7,13 +7,12 @@ through:
   without a response: Stripe acted and the caller never heard.
 - `Fault.answer(500)`: answer 500 (429, 503, ...) without forwarding.
 - `Fault.delay(2.0)`: wait, then forward.
-- `Fault.overlap()`: forward the request's head but hold its body back, and close the client's
-  connection: the request is in flight at the sandbox, and the caller never hears. The next
-  attempt with the same `Idempotency-Key` (the retry) is forwarded whole; once the sandbox has
-  answered it (or has kept it `RELEASE_AFTER` seconds without an answer), the held body is sent,
-  so the original finishes at the sandbox after the retry got there. The retry's answer reaches
-  the caller only once the original's answer has come back, so what the caller does next never
-  races the original.
+- `Fault.overlap()`: forward the request asking the sandbox to hold it in flight (its
+  `Idempotency-Key` in use, its endpoint not yet run: `payflow_sandbox._hold`), check that it
+  is held, and close the client's connection: the caller never hears. The next attempt with the
+  same key (the retry) is forwarded; once the sandbox has answered it, the original is let go
+  on. The retry's answer reaches the caller only once the original's answer has come back, so
+  what the caller does next never races the original.
 
 `lose_first_responses(pattern)` drops the first response for each new `Idempotency-Key` on
 matching paths, and `overlap_first_attempts(pattern)` holds each first attempt that way, letting
@@ -37,6 +36,7 @@ import itertools
 import json
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -44,10 +44,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
-# An overlapped original is released when its retry has been at the sandbox this long without
-# an answer (a sandbox that queues the retry behind the original would otherwise never answer).
-RELEASE_AFTER: Final = 5.0
-# ... and when no retry comes at all within this long, so that nothing hangs.
+from payflow_sandbox._hold import HOLD_HEADER, HOLD_PATH
+
+# An overlapped original is let go when no retry comes within this long, so that nothing hangs.
 HOLD_LIMIT: Final = 30.0
 
 
@@ -82,8 +81,9 @@ class Exchange:
     path: str
     key: str | None
     fault: Fault | None
-    forwarded: int | None = None  # the request (its head, when overlapped) went to the sandbox
-    released: int | None = None  # overlapped: its body followed
+    forwarded: int | None = None  # the request went to the sandbox
+    held: int | None = None  # overlapped: the sandbox said it holds it, its key in use
+    released: int | None = None  # overlapped: the proxy let it go on
     answered: int | None = None  # the sandbox's answer ended
     status: int | None = None
     object_id: str | None = None  # the "id" of the sandbox's JSON answer
@@ -193,8 +193,8 @@ class FaultProxy:
         return raw
 
     async def _forward(self, head: bytes, body: bytes, exchange: Exchange) -> bytes:
-        """Send the request whole, and return the sandbox's answer (a retry of an overlapped
-        original releases it, and waits for it to finish)."""
+        """Send the request, and return the sandbox's answer (the retry of an overlapped original
+        then lets it go on, and waits for its answer)."""
         # The first attempt after an overlapped original (its retry) takes it over.
         held = self._held.pop(exchange.key, None) if exchange.key else None
         reader, writer = await asyncio.open_connection(*self._upstream)
@@ -202,14 +202,27 @@ class FaultProxy:
             writer.write(head + body)
             await writer.drain()
             exchange.forwarded = self._tick()
-            answer = asyncio.ensure_future(self._upstream_answer(reader, exchange))
-            if held is None:
-                return await answer
-            await asyncio.wait({answer}, timeout=RELEASE_AFTER)
-            held.release.set()
-            raw = await answer
-            await held.finished.wait()
+            raw = await self._upstream_answer(reader, exchange)
+            if held is not None:
+                held.release.set()
+                await held.finished.wait()
             return raw
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def _control(self, method: str, path: str) -> int:
+        """The status of a bodiless request to one of the sandbox's own paths."""
+        reader, writer = await asyncio.open_connection(*self._upstream)
+        try:
+            writer.write(
+                f"{method} {path} HTTP/1.1\r\nHost: sandbox\r\nContent-Length: 0\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            await writer.drain()
+            answer = Exchange(method, path, None, None)
+            _read_answer(await reader.read(), answer)
+            return answer.status or 0
         finally:
             writer.close()
             await writer.wait_closed()
@@ -217,19 +230,23 @@ class FaultProxy:
     async def _overlapped(
         self, head: bytes, body: bytes, exchange: Exchange, client: asyncio.StreamWriter
     ) -> None:
-        """Send the head, cut the caller off, wait for the retry, then send the body."""
+        """Send the request to be held at the sandbox, check that it is, cut the caller off, wait
+        for the retry's answer, then let the original go on."""
         assert exchange.key is not None  # only keyed first attempts are overlapped
         held = self._held[exchange.key] = _Held()
+        name = uuid.uuid4().hex
+        head = head[:-2] + f"{HOLD_HEADER}: {name}\r\n\r\n".encode()
         reader, writer = await asyncio.open_connection(*self._upstream)
         try:
-            writer.write(head)
+            writer.write(head + body)
             await writer.drain()
             exchange.forwarded = self._tick()
+            if await self._control("GET", f"{HOLD_PATH}/{name}") == 200:
+                exchange.held = self._tick()
             client.close()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(held.release.wait(), HOLD_LIMIT)
-            writer.write(body)
-            await writer.drain()
+            await self._control("POST", f"{HOLD_PATH}/{name}/release")
             exchange.released = self._tick()
             await self._upstream_answer(reader, exchange)
         finally:
@@ -245,6 +262,8 @@ class FaultProxy:
         self._serving.add(task)
         try:
             await self._exchange(reader, writer)
+        except asyncio.CancelledError:
+            pass  # the proxy is stopping: the connection is closed all the same
         finally:
             self._serving.discard(task)
 

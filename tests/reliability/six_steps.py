@@ -308,18 +308,19 @@ def assert_lost_then_replayed(step: Step, made: list[Made], proxy: FaultProxy) -
 
 
 def assert_overlapped(step: Step, made: list[Made], proxy: FaultProxy) -> collections.Counter[str]:
-    """Each call's first attempt was in flight at the sandbox, its caller cut off, when its retry
-    got there; the sandbox made one object, the one returned, and either answered the retry
-    while the original waited and replayed it to the original ("serialised replay"), or refused
-    the retry with a 409 and replayed the original's object to a later retry ("409 then
-    replay"). Returns how many calls went each way."""
+    """Each call's first attempt was held in flight at the sandbox, its caller cut off, while its
+    retry got there and was answered; the sandbox made one object, the one returned, and either
+    refused the retry with a 409 and replayed the original's object to a later retry ("409 then
+    replay", as Stripe does), or ran the retry and replayed its object to the original
+    ("serialised replay"). Returns how many calls went each way."""
     groups = [g for g in proxy.by_key(step.path).values() if g[0].fault == Fault.overlap()]
     assert len(made) == len(groups) == len(proxy.lost(step.path)), "the overlaps injected"
     outcomes: collections.Counter[str] = collections.Counter()
     made_ids: list[str] = []
     for original, retry, *later in groups:
-        # The retry reached the sandbox after the original's head and before its body.
-        assert in_order(original.forwarded, retry.forwarded, original.released)
+        # The retry reached the sandbox, and was answered, while the original was held there.
+        assert in_order(original.forwarded, original.held, retry.forwarded, retry.answered,
+                        original.released, original.answered)  # fmt: skip
         attempts = [original, retry, *later]
         fresh = [e.object_id for e in attempts if e.status == 200 and not e.replayed]
         replayed = {e.object_id for e in attempts if e.status == 200 and e.replayed}

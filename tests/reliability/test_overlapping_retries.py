@@ -5,12 +5,13 @@ per call, and no error for the caller, through the library and through the HTTP 
 At Stripe a request whose key is in use by one still in flight is refused with a 409
 `idempotency_key_in_use` (https://docs.stripe.com/api/idempotent_requests, and
 https://docs.stripe.com/error-codes#idempotency-key-in-use), which the SDK retries
-(`stripe/_http_client.py`, `_should_retry`). The sandbox may answer the retry that way, or let
-it through while the original waits and replay it to the original; either is accepted
-(`assert_overlapped`), and each test prints how many went each way (`pytest -rP` shows it).
+(`stripe/_http_client.py`, `_should_retry`); the sandbox does the same. A sandbox that ran the
+retry and replayed its object to the original would be accepted too (`assert_overlapped`); each
+test prints how many calls went each way (`pytest -rP` shows it).
 
-Each test runs against its own sandbox behind the fault-injecting proxy, which holds each first
-attempt's body back until its retry has reached the sandbox (`Fault.overlap`).
+Each test runs against its own sandbox behind the fault-injecting proxy, which has the sandbox
+hold each first attempt in flight, its key in use, until its retry has been answered
+(`Fault.overlap`).
 """
 
 from __future__ import annotations
