@@ -6,13 +6,13 @@ Run from the repository root with the dev venv (slow; not part of CI):
     nice -n 15 .venv/bin/python scripts/mutation.py money parse  # some of them
     nice -n 15 .venv/bin/python scripts/mutation.py --jobs 2     # two targets at a time
 
-Each target is one module, mutated by cosmic-ray in its own copy of the tree under `.mutation/`
-(the working tree is never touched), and tested by the test files that exercise it. Mutants that
-cannot change behaviour whatever the tests (in annotations, which `from __future__ import
-annotations` never evaluates, and the `*`/`**` of argument unpacking, which cosmic-ray takes for
-operators) are skipped before the run. The script prints the score per target and in total, and
-every surviving mutant with its diff; those documented as equivalent in docs/mutation.md are
-marked so.
+Each target is one module (or some definitions of one), mutated by cosmic-ray in its own copy
+of the tree under `.mutation/` (the working tree is never touched), and tested by the test files
+that exercise it. Mutants that cannot change behaviour whatever the tests (in annotations, which
+`from __future__ import annotations` never evaluates, and the `*`s that cosmic-ray takes for
+multiplications) are skipped before the run, and so, unless --all-operators, are all but one
+replacement of each operator. The script prints every surviving mutant with its diff, then the
+score per target and in total; docs/mutation.md says why each survivor survives.
 """
 
 from __future__ import annotations
@@ -122,8 +122,8 @@ TARGETS: dict[str, Target] = {
 
 # cosmic-ray replaces each operator by every other of its kind: ten mutants for each `+`. By
 # default only the replacement mutmut makes is kept (the boundary for a comparison, the inverse
-# for arithmetic), which divides the run's time by three on two shared cores; --all-operators
-# keeps them all.
+# for arithmetic), which halves the run's time on two shared cores; --all-operators keeps them
+# all.
 _ONE_REPLACEMENT = {
     "ReplaceBinaryOperator": {
         "Add": "Sub", "Sub": "Add", "Mul": "Div", "Div": "Mul", "FloorDiv": "Div",
