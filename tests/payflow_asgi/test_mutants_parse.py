@@ -195,6 +195,7 @@ class TestField:
         assert None is field(data, "amount", required=False)
 
     def test_a_string_is_kept(self) -> None:
+        """A text field's string is passed on as sent (the library checks its content)."""
         assert "x" == field({"amount": "x"}, "string")
 
     @pytest.mark.parametrize("value", [1, True, ["x"]])
@@ -205,6 +206,7 @@ class TestField:
         )
 
     def test_an_integer_is_kept(self) -> None:
+        """An integer field's integer is passed on as sent."""
         assert 12 == field({"amount": 12}, "integer")
 
     @pytest.mark.parametrize("value", [True, "12", Decimal("12.0")])
@@ -232,6 +234,7 @@ class TestField:
 
 class TestIdempotencyKey:
     def test_no_header_is_none(self) -> None:
+        """Without an Idempotency-Key header, the route passes no key on."""
         assert None is parse.idempotency_key(request(headers=[]), "payments")
 
     def test_the_key_is_namespaced_by_route(self) -> None:
