@@ -1,5 +1,6 @@
-"""Answers from Stripe that payflow cannot read: behaviours mutation testing found untested
-(docs/mutation.md). A scripted Stripe answers over real HTTP, through the SDK."""
+"""Stripe's errors and answers as payflow translates them: behaviours mutation testing found
+untested (docs/mutation.md). The answers come from a scripted Stripe over real HTTP, through the
+SDK."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import payflow
 from payflow._gateway import translate
 from tests.payflow.servers import CUSTOMER, answer, read_request, scripted
 from tests.payflow.test_errors import invalid_request
+from tests.payflow.test_transport import no_proxy_env  # noqa: F401  # the fixture, used below
 
 KEY = "sk_test_scripted"
 # A PaymentIntent as Stripe sends it (https://docs.stripe.com/api/payment_intents/object).
@@ -18,14 +20,6 @@ INTENT = (
     '{"id": "pi_1", "object": "payment_intent", "amount": %s, "currency": "eur",'
     ' "status": "%s", "customer": "cus_1", "payment_method": "pm_1", "latest_charge": null}'
 )
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The scripted Stripe is on loopback: no proxy from the environment stands between."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
 
 
 def get_payment_answered(body: bytes) -> payflow.Payment:
@@ -43,6 +37,7 @@ def get_payment_answered(body: bytes) -> payflow.Payment:
         return payflow.get_payment(gw, "pi_1")
 
 
+@pytest.mark.usefixtures("no_proxy_env")
 def test_a_well_formed_answer_is_read() -> None:
     """A PaymentIntent as Stripe documents it becomes a Payment."""
     payment = get_payment_answered((INTENT % (5000, "requires_confirmation")).encode())
@@ -59,6 +54,7 @@ def test_a_well_formed_answer_is_read() -> None:
         (INTENT % (5000, "paid")).encode(),  # a status Stripe does not document
     ],
 )
+@pytest.mark.usefixtures("no_proxy_env")
 def test_an_answer_payflow_cannot_read_is_a_stripe_server_error(body: bytes) -> None:
     """An answer payflow cannot read is a StripeServerError, never a KeyError or a guess
     (payflow's error hierarchy: "Stripe failed, or answered something payflow cannot read")."""
