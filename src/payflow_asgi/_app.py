@@ -32,7 +32,7 @@ from ._routes import ROUTES
 from ._routes import Route as RouteSpec
 from ._settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "webhooks_from"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -82,7 +82,7 @@ class _Context:
                 await self._webhooks.store.aclose()
 
 
-def _webhooks(
+def webhooks_from(
     settings: Settings, handlers: Mapping[str, webhooks.Handler | Sequence[webhooks.Handler]]
 ) -> webhooks.Webhooks | None:
     """The app's webhooks, from its settings: none without a signing secret."""
@@ -161,7 +161,7 @@ def create_app(
     `events`, a `payflow.webhooks.Webhooks` of your own (it stays yours to close).
     """
     settings = Settings.from_env() if settings is None else settings
-    built = None if events is not None else _webhooks(settings, handlers or {})
+    built = None if events is not None else webhooks_from(settings, handlers or {})
     holder = _Context(gateway, events or built, owns_store=built is not None)
     # With a token, every /api route requires it; /health and /openapi.json stay open.
     guard = (

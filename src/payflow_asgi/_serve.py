@@ -23,9 +23,9 @@ import attrs
 import uvicorn
 
 import payflow
-from payflow import _sdk
+from payflow import _sdk, webhooks
 
-from ._app import create_app
+from ._app import create_app, webhooks_from
 from ._limits import RESERVED_DESCRIPTORS, Limits, raise_open_file_limit
 from ._logs import logger as access_logger
 from ._protocol import BoundedProtocol, protocol_for
@@ -78,8 +78,15 @@ class _Server(uvicorn.Server):
 _SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _serve(server: _Server, gateway: payflow.Gateway, sock: socket.socket) -> None:
-    async with gateway:
+async def _serve(
+    server: _Server,
+    gateway: payflow.Gateway,
+    events: webhooks.Webhooks | None,
+    sock: socket.socket,
+) -> None:
+    async with gateway, contextlib.AsyncExitStack() as stack:
+        if events is not None:
+            stack.push_async_callback(events.store.aclose)
         server.config.load()
         # Measured (docs/performance.md): the SDK's ~36,000 long-lived objects made full
         # collections cost ~15% of a core under load. Freeze them once everything is imported
@@ -230,9 +237,10 @@ def run(
         if started is not None:
             settings = _sandbox_events(stack, started, settings, sock)
         try:
-            app = create_app(gateway, settings=settings)
+            events = webhooks_from(settings, {})
         except payflow.ConfigurationError as exc:
             raise _refuse(exc.message) from None
+        app = create_app(gateway, settings=settings, events=events)
         config = uvicorn.Config(
             app,
             host=host,
@@ -242,8 +250,8 @@ def run(
             http=protocol_for(limits, settings.language),
             ws="none",
             log_level="warning",
-            # The app's lifespan closes its event store; the gateway is closed by `_serve`.
-            lifespan="on",
+            # `_serve` closes the gateway and the event store, after the requests in flight.
+            lifespan="off",
             # Longer than clients keep idle connections (httpx 5 s, aiohttp 15 s, nginx 60 s
             # upstream): at uvicorn's default of 5 s a client reusing a connection just as the
             # server closes it gets a ReadError on a POST it cannot safely retry.
@@ -251,4 +259,4 @@ def run(
             timeout_graceful_shutdown=limits.shutdown_grace,
         )
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
-            runner.run(_serve(_Server(config), gateway, sock))
+            runner.run(_serve(_Server(config), gateway, events, sock))
