@@ -263,6 +263,17 @@ class TestIdempotency:
         The SDK picks the error class by status: a 409 becomes a plain stripe.APIError.
         """
         exc = api_error(409, code="idempotency_key_in_use", type_="invalid_request_error")
+        exc.code = None  # as the SDK leaves it: the code is only in the error's body
+
+        translated = translate(exc)
+        assert (True, "idempotency_key_in_use") == (
+            isinstance(translated, Conflict), translated.stripe_code
+        )  # fmt: skip
+
+    def test_any_409_is_a_conflict(self) -> None:
+        """A 409 is a conflict with another request whatever its code
+        (https://docs.stripe.com/api/errors: "409 Conflict")."""
+        exc = api_error(409, code="lock_timeout", type_="invalid_request_error")
 
         assert True is isinstance(translate(exc), Conflict)
 

@@ -42,6 +42,18 @@ def test_a_latest_charge_that_refunded_nothing_has_refunded_nothing() -> None:
     assert Money.from_minor_units(0, "eur") == payment.amount_refunded
 
 
+def test_a_charge_says_what_it_refunded_and_whose_it_is() -> None:
+    """A charge's amount_refunded is read as given, 0 when Stripe sends 0, and its
+    payment_intent names the payment (https://docs.stripe.com/api/charges/object)."""
+    partly = api.charge({**charge("ch_1", 1250), "payment_intent": "pi_1"})
+    untouched = api.charge({**charge("ch_2", 0), "refunded": False})
+
+    assert (1250, "pi_1", 0, False) == (
+        partly.amount_refunded.minor_units, partly.payment_id,
+        untouched.amount_refunded.minor_units, untouched.refunded,
+    )  # fmt: skip
+
+
 def test_a_call_s_repr_shows_neither_its_card_data_nor_its_key() -> None:
     """A request to Stripe may be logged or shown in a traceback: its repr names the method and
     the path, never the parameters (a card number, a CVC) nor the idempotency key."""
