@@ -43,7 +43,15 @@ from ._errors import (
     WebhookRefused,
 )
 from ._models import Charge, Payment, Refund
-from ._store import ClaimOutcome, EventRecord, EventStore, StoredEvent, open_store
+from ._store import (
+    DEFAULT_LEASE,
+    DEFAULT_RETENTION,
+    ClaimOutcome,
+    EventRecord,
+    EventStore,
+    StoredEvent,
+    open_store,
+)
 
 __all__ = [
     "DEFAULT_LEASE",
@@ -74,10 +82,6 @@ logger = logging.getLogger("payflow.webhooks")
 # Stripe's libraries refuse a signature more than five minutes old (docs "Check the webhook
 # signatures": the default tolerance), which bounds how long a captured body can be replayed.
 DEFAULT_TOLERANCE: Final = 300.0
-# How long a process may hold an event before another one takes it over.
-DEFAULT_LEASE: Final = 60.0
-# Stripe retries a delivery for up to three days; what was recorded is kept for 30.
-DEFAULT_RETENTION: Final = 30 * 86_400.0
 # Old events are removed at most this often, by the delivery that finds it due.
 _PURGE_INTERVAL: Final = 3_600.0
 
