@@ -86,10 +86,29 @@ def targets(report: dict[str, Any]) -> list[str]:
     reference = next((e for e in report["contenders"] if e["name"] == "async_aiohttp"), None)
     if reference is not None and "cells" in reference:
         # Issue 10's target: relative to the SDK's AIOHTTPClient server of the same run.
-        base = {c["route"]: c["rps"] for c in reference["cells"] if c["concurrency"] == top}
-        row(f"≥ {TARGET_RATIO}x `SDK *_async + AIOHTTPClient` (same run)",
-            lambda c: f"{c['rps'] / base.get(c['route'], float('nan')):.2f}x",
-            lambda c: c["rps"] >= TARGET_RATIO * base.get(c["route"], float("inf")))  # fmt: skip
+        # With several rounds, the ratio of each round (the two measured within minutes of each
+        # other), and their median.
+        base = {c["route"]: c for c in reference["cells"] if c["concurrency"] == top}
+
+        def ratios(c: dict[str, Any]) -> list[float]:
+            other = base.get(c["route"])
+            if other is None:
+                return [float("nan")]
+            ours = c.get("rps_rounds", [c["rps"]])
+            pairs = zip(ours, other.get("rps_rounds", [other["rps"]]), strict=False)
+            return sorted(ours / theirs for ours, theirs in pairs)
+
+        def ratio(c: dict[str, Any]) -> float:
+            each = ratios(c)
+            return each[(len(each) - 1) // 2]
+
+        def show_ratio(c: dict[str, Any]) -> str:
+            each = ratios(c)
+            rounds = f" (rounds: {', '.join(f'{r:.2f}' for r in each)})" if len(each) > 1 else ""
+            return f"{ratio(c):.2f}x{rounds}"
+
+        row(f"≥ {TARGET_RATIO}x `SDK *_async + AIOHTTPClient` (same run)", show_ratio,
+            lambda c: ratio(c) >= TARGET_RATIO)  # fmt: skip
     row("zero errors", lambda c: str(c["errors"]), lambda c: c["errors"] == 0)
     row("exactly 1 upstream request per call", lambda c: f"{c['upstream_per_call']:.3f}",
         lambda c: c["upstream_requests"] == c["requests"])  # fmt: skip
@@ -127,7 +146,13 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         f"Versions: {versions}.",
         "",
         f"Stand-in delay {s['delay_ms']:.0f} ms; per cell {s['warmup_s']:g} s of warm-up, then"
-        f" {s['duration_s']:g} s measured (in-flight requests drained before and after).",
+        f" {s['duration_s']:g} s measured (in-flight requests drained before and after)."
+        + (
+            f" {s['rounds']} rounds, contenders in a rotating order; each cell is the round with"
+            " the median req/s, its errors and new connections the worst round's."
+            if s.get("rounds", 1) > 1
+            else ""
+        ),
         "",
         *table(report),
         "",

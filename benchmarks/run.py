@@ -238,6 +238,58 @@ def profile(stripe_base: str, args: argparse.Namespace, results: Path) -> dict[s
     return profiles
 
 
+def measure(contender: Contender, stripe_base: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One round of a contender: every route at every concurrency, on one server process."""
+    measured: dict[str, Any] = {}
+    log = args.results / f"server-{contender.name}.log"
+    try:
+        with server(contender, stripe_base, log) as (base, pid):
+            measured["rss_before"] = rss_bytes(pid)
+            measured["cells"] = []
+            for route in args.routes:
+                for concurrency in args.concurrency:
+                    cell = load(base, route, concurrency, args, stripe_base, pid)
+                    cell.update(route=route, concurrency=concurrency)
+                    measured["cells"].append(cell)
+                    print(
+                        f"   {route:8} c={concurrency:<4} {cell['rps']:8.0f} req/s"
+                        f"  p50 {cell['p50_ms']:7.1f} ms  p99 {cell['p99_ms']:7.1f} ms"
+                        f"  errors {cell['errors']}"
+                        f"  upstream/call {cell['upstream_per_call']:.2f}"
+                        f"  new conns {cell['upstream_new_connections']}"
+                        f"  cpu {cell['server_cpu_ms_per_request']:.2f} ms/req",
+                        flush=True,
+                    )
+            measured["rss_after"] = rss_bytes(pid)
+    except RuntimeError as exc:
+        measured["failed"] = f"{exc}; see {os.path.relpath(log, ROOT)}"
+        print(f"   failed: {measured['failed']}", flush=True)
+    return measured
+
+
+def median_round(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """A contender's figures over its rounds: each cell is the round with the median req/s
+    (so its other figures come from one real measurement), with every round's req/s beside it;
+    errors and new connections are the worst round's."""
+    failed = [r["failed"] for r in rounds if "failed" in r]
+    if failed:
+        return {"failed": failed[0]}
+    merged: dict[str, Any] = {
+        "rss_before": rounds[0]["rss_before"], "rss_after": max(r["rss_after"] for r in rounds),
+        "cells": [],
+    }  # fmt: skip
+    for cells in zip(*(r["cells"] for r in rounds), strict=True):
+        ordered = sorted(cells, key=lambda cell: cell["rps"])
+        cell = dict(ordered[(len(ordered) - 1) // 2])
+        cell["rps_rounds"] = [c["rps"] for c in cells]
+        cell["errors"] = max(c["errors"] for c in cells)
+        worst = max(cells, key=lambda c: c["upstream_new_connections_per_100"])
+        for name in ("upstream_new_connections", "upstream_new_connections_per_100"):
+            cell[name] = worst[name]
+        merged["cells"].append(cell)
+    return merged
+
+
 def machine() -> dict[str, Any]:
     model = platform.processor() or "unknown"
     with contextlib.suppress(OSError):
@@ -284,6 +336,11 @@ def main() -> None:
         help="also measure `payflow serve` importing payflow from the source tree SRC (e.g. a"
         " working copy's src/), as the contender payflow-NAME; repeatable",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="measure every contender this many times, in a rotating order; each cell reports"
+        " the median round (for a shared machine, whose speed drifts)",
+    )  # fmt: skip
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--results", type=Path, default=HERE / "results")
     parser.add_argument("--chart", type=Path, default=ROOT / "docs" / "performance.png")
@@ -300,6 +357,7 @@ def main() -> None:
             "warmup_s": args.warmup,
             "duration_s": args.duration,
             "concurrency": args.concurrency,
+            "rounds": args.rounds,
         },
         "contenders": [],
     }
@@ -310,33 +368,23 @@ def main() -> None:
         contenders.insert(1, Contender(f"payflow-{name}", f"payflow serve ({name})", str(path)))
     started = time.monotonic()
     with standin(args.delay, args.results / "standin.log") as stripe_base:
-        for contender in contenders:
-            entry: dict[str, Any] = {"name": contender.name, "label": contender.label}
-            report["contenders"].append(entry)
-            print(f"== {contender.label}", flush=True)
-            log = args.results / f"server-{contender.name}.log"
-            try:
-                with server(contender, stripe_base, log) as (base, pid):
-                    entry["rss_before"] = rss_bytes(pid)
-                    entry["cells"] = []
-                    for route in args.routes:
-                        for concurrency in args.concurrency:
-                            cell = load(base, route, concurrency, args, stripe_base, pid)
-                            cell.update(route=route, concurrency=concurrency)
-                            entry["cells"].append(cell)
-                            print(
-                                f"   {route:8} c={concurrency:<4} {cell['rps']:8.0f} req/s"
-                                f"  p50 {cell['p50_ms']:7.1f} ms  p99 {cell['p99_ms']:7.1f} ms"
-                                f"  errors {cell['errors']}"
-                                f"  upstream/call {cell['upstream_per_call']:.2f}"
-                                f"  new conns {cell['upstream_new_connections']}"
-                                f"  cpu {cell['server_cpu_ms_per_request']:.2f} ms/req",
-                                flush=True,
-                            )
-                    entry["rss_after"] = rss_bytes(pid)
-            except RuntimeError as exc:
-                entry["failed"] = f"{exc}; see {os.path.relpath(log, ROOT)}"
-                print(f"   failed: {entry['failed']}", flush=True)
+        entries: dict[str, dict[str, Any]] = {
+            c.name: {"name": c.name, "label": c.label, "rounds": []} for c in contenders
+        }
+        report["contenders"] = list(entries.values())
+        for round_ in range(args.rounds):
+            # Each round in another order: a machine that slows down during the run (a shared
+            # host) does not always slow the same contender.
+            shift = round_ % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
+                entry = entries[contender.name]
+                print(
+                    f"== {contender.label}" + (f" (round {round_ + 1})" if args.rounds > 1 else ""),
+                    flush=True,
+                )
+                entry["rounds"].append(measure(contender, stripe_base, args))
+        for entry in report["contenders"]:
+            entry.update(median_round(entry.pop("rounds")))
         if not args.no_profile and "payflow" in args.contenders:
             print("== profile of payflow serve (py-spy)", flush=True)
             try:
