@@ -410,8 +410,10 @@ def render(key: str, language: Language, params: Mapping[str, object] | None = N
 
 def negotiate(header: str | None, default: Language) -> Language:
     """The language an `Accept-Language` header prefers most among ours (RFC 9110, 12.5.4)."""
+    if not header:
+        return default
     best: tuple[Decimal, Language] | None = None
-    for item in (header or "").split(","):
+    for item in header.split(","):
         tag, _, parameters = item.strip().partition(";")
         quality = _quality(parameters)
         primary = tag.strip().lower().split("-", 1)[0]

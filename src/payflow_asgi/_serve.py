@@ -250,6 +250,10 @@ def run(
             http=protocol_for(limits, settings.language),
             ws="none",
             log_level="warning",
+            # uvicorn's access log would never be written at "warning", yet it formats each
+            # request's line arguments (client address, quoted path); payflow's own access log is
+            # `--access-log`.
+            access_log=False,
             # `_serve` closes the gateway and the event store, after the requests in flight.
             lifespan="off",
             # Longer than clients keep idle connections (httpx 5 s, aiohttp 15 s, nginx 60 s
