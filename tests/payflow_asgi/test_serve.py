@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from http.client import HTTPConnection
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -159,6 +160,28 @@ def test_serve_stops_cleanly_on_sigterm() -> None:
     wait_until_serving(process)
 
     assert 0 == stop_serve(process)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux only")
+def test_every_thread_of_serve_is_scheduled_as_batch() -> None:
+    """The event loop's thread and pyreqwest's I/O thread (started by a request to Stripe) are
+    SCHED_BATCH, so an answer's arrival does not preempt the loop (docs/performance.md)."""
+    process = start_serve("--sandbox", "--port", str(closed_port()))
+    try:
+        url = wait_until_serving(process)
+        with httpx.Client(base_url=url, timeout=10) as client:
+            response = client.post("/api/customers", json={"email": "batch@example.com"})
+        tasks = Path(f"/proc/{process.pid}/task")
+        policies = {
+            (task / "comm").read_text().strip(): os.sched_getscheduler(int(task.name))
+            for task in tasks.iterdir()
+        }
+    finally:
+        stop_serve(process)
+
+    assert (200, True, {os.SCHED_BATCH}) == (
+        response.status_code, "pyreqwest" in policies, set(policies.values())
+    )  # fmt: skip
 
 
 def test_serve_without_a_key_exits_2_saying_what_is_missing() -> None:
