@@ -58,6 +58,20 @@ def cpu_seconds(pid: int) -> float:
     return total / CLOCK_TICKS
 
 
+def context_switches(pid: int) -> int:
+    """Context switches (voluntary and not) of every thread of a process tree, from /proc: how
+    often the server's threads handed its core to one another (or to other processes)."""
+    total = 0
+    for p in descendants(pid):
+        for task in Path(f"/proc/{p}/task").glob("*"):
+            try:
+                lines = (task / "status").read_text().splitlines()
+            except OSError:
+                continue
+            total += sum(int(line.split()[1]) for line in lines if "ctxt_switches:" in line)
+    return total
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process tree, from /proc/PID/status."""
     total = 0
@@ -207,12 +221,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await load.phase(args.warmup)
     await control(args.standin, "/_reset")
     cpu_before = cpu_seconds(args.pid) if args.pid else 0.0
+    switches_before = context_switches(args.pid) if args.pid else 0
     own_before = time.process_time()
     started = time.perf_counter()
     records = await load.phase(args.duration)
     finished = time.perf_counter()
     own_cpu = time.process_time() - own_before
     cpu_after = cpu_seconds(args.pid) if args.pid else 0.0
+    switches = (context_switches(args.pid) - switches_before) if args.pid else 0
     upstream = await control(args.standin, "/_stats")
     load.close()
 
@@ -242,6 +258,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "server_cpu_s": cpu_after - cpu_before,
         "server_cpu_ms_per_request": 1000 * (cpu_after - cpu_before) / calls if calls else 0.0,
         "server_cpu_share": (cpu_after - cpu_before) / (finished - started),
+        "server_context_switches_per_request": switches / calls if calls else 0.0,
         "wall_s": finished - started,
         "loadgen_cpu_share": own_cpu / (finished - started),
         "client_connects": load.connects,

@@ -257,7 +257,8 @@ def measure(contender: Contender, stripe_base: str, args: argparse.Namespace) ->
                         f"  errors {cell['errors']}"
                         f"  upstream/call {cell['upstream_per_call']:.2f}"
                         f"  new conns {cell['upstream_new_connections']}"
-                        f"  cpu {cell['server_cpu_ms_per_request']:.2f} ms/req",
+                        f"  cpu {cell['server_cpu_ms_per_request']:.2f} ms/req"
+                        f"  switches {cell['server_context_switches_per_request']:.2f}/req",
                         flush=True,
                     )
             measured["rss_after"] = rss_bytes(pid)
