@@ -214,9 +214,9 @@ def _schedule_as_batch() -> None:
     """Ask Linux not to preempt the event loop's thread each time pyreqwest's I/O thread wakes.
 
     Measured (docs/performance.md): with two threads sharing a core, every answer from Stripe
-    woke the I/O thread, which preempted the event loop only to wait for the GIL it held, 1.4
-    context switches per request; as SCHED_BATCH (the kernel's policy for "non-interactive"
-    work: same priority, no wakeup preemption), 0.09, and 10% less CPU per request. Applied
+    woke the I/O thread, which preempted the event loop only to wait for the GIL it held: 2.6 to
+    2.9 context switches per request; as SCHED_BATCH (the kernel's policy for "non-interactive"
+    work: same priority, no wakeup preemption), 0.2, and about 10% less CPU per request. Applied
     before any thread starts, so every thread inherits it; elsewhere than Linux, nothing."""
     with contextlib.suppress(AttributeError, OSError):
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
