@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +22,7 @@ import payflow
 from payflow_sandbox import Sandbox
 from tests.payflow_asgi.asgi_support import EXP_YEAR, VISA, data_of, post_json
 from tests.reliability.faultproxy import Fault, FaultProxy, in_order
-from tests.reliability.sandbox_objects import ids_in_sandbox, sources_in_sandbox
+from tests.reliability.sandbox_objects import KEY, ids_in_sandbox, sources_in_sandbox
 
 Trial = dict[str, str]  # one call's arguments
 Made = tuple[str, dict[str, object]]  # the id of the object a call made, and its checked fields
@@ -87,6 +88,20 @@ CUSTOMER = Step(
 )
 
 # --- create card token ---
+
+
+def sync_customers(api_base: str, n: int) -> tuple[list[Trial], list[Made]]:
+    """`n` customers made by the sync twin from 20 threads through `api_base` (a fault proxy):
+    the trials asked for, and what each call made."""
+    trials: list[Trial] = [{"email": f"sync-{i}@example.com"} for i in range(n)]
+    with (
+        payflow.Gateway(KEY, api_base=api_base, max_network_retries=2) as gw,
+        ThreadPoolExecutor(max_workers=20) as threads,
+    ):
+        customers = list(
+            threads.map(lambda t: payflow.create_customer(gw, email=t["email"]), trials)
+        )
+    return trials, [(c.id, {"email": c.email}) for c in customers]
 
 
 async def _nothing(gw: payflow.Gateway, n: int) -> list[Trial]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
@@ -21,10 +20,10 @@ from tests.reliability.sandbox_objects import KEY, ids_in_sandbox
 from tests.reliability.six_steps import (
     CUSTOMER,
     STEPS,
-    Made,
     Step,
     assert_lost_then_replayed,
     assert_made_once,
+    sync_customers,
 )
 
 TRIALS = 100
@@ -59,17 +58,9 @@ def test_a_lost_answer_to_a_sync_call_is_retried_to_the_one_object_made(
     proxy: FaultProxy, sandbox_alone: Sandbox
 ) -> None:
     """The sync twin too: 100 customers created from 20 threads, each first answer lost."""
-    trials = [{"email": f"sync-{i}@example.com"} for i in range(TRIALS)]
     proxy.lose_first_responses(CUSTOMER.path)
-    with (
-        payflow.Gateway(KEY, api_base=proxy.url, max_network_retries=2) as gw,
-        ThreadPoolExecutor(max_workers=20) as threads,
-    ):
-        customers = list(
-            threads.map(lambda t: payflow.create_customer(gw, email=t["email"]), trials)
-        )
+    trials, made = sync_customers(proxy.url, TRIALS)
 
-    made: list[Made] = [(c.id, {"email": c.email}) for c in customers]
     assert_lost_then_replayed(CUSTOMER, made, proxy)
     assert_made_once(CUSTOMER, trials, made, sandbox_alone)
 

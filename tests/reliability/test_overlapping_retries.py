@@ -17,7 +17,6 @@ hold each first attempt in flight, its key in use, until its retry has been answ
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -25,14 +24,13 @@ import pytest
 import payflow
 from payflow_sandbox import Sandbox
 from tests.reliability.faultproxy import FaultProxy
-from tests.reliability.sandbox_objects import KEY
 from tests.reliability.six_steps import (
     CUSTOMER,
     STEPS,
-    Made,
     Step,
     assert_made_once,
     assert_overlapped,
+    sync_customers,
 )
 
 OVERLAPS = 100
@@ -80,16 +78,8 @@ def test_a_retry_overlapping_its_original_in_a_sync_call_makes_one_object(
 ) -> None:
     """The sync twin too: 100 customers created from 20 threads, each retried while its first
     attempt is still in flight."""
-    trials = [{"email": f"sync-{i}@example.com"} for i in range(OVERLAPS)]
     proxy.overlap_first_attempts(CUSTOMER.path)
-    with (
-        payflow.Gateway(KEY, api_base=proxy.url, max_network_retries=2) as gw,
-        ThreadPoolExecutor(max_workers=20) as threads,
-    ):
-        customers = list(
-            threads.map(lambda t: payflow.create_customer(gw, email=t["email"]), trials)
-        )
+    trials, made = sync_customers(proxy.url, OVERLAPS)
 
-    made: list[Made] = [(c.id, {"email": c.email}) for c in customers]
     print("sync create_customer", dict(assert_overlapped(CUSTOMER, made, proxy)))
     assert_made_once(CUSTOMER, trials, made, sandbox_alone)
