@@ -20,6 +20,7 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Final
 
 import attrs
+import orjson
 import uvicorn
 
 import payflow
@@ -241,7 +242,7 @@ def run(
     sock = _listen(host, port)
     if access_log:
         _write_access_log()
-    _sdk.tune_for_server()
+    _sdk.tune_for_server(orjson.loads)
     # Until uvicorn takes over the signals, SIGTERM unwinds like Ctrl-C so the sandbox stops.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with contextlib.suppress(KeyboardInterrupt), contextlib.ExitStack() as stack:

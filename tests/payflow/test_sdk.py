@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import stripe
-from stripe import _api_requestor, _util
+from stripe import _api_requestor, _stripe_response, _util
 
 import payflow
 from payflow import _sdk
@@ -23,7 +23,7 @@ KEY = "sk_test_payflow"
 @pytest.fixture
 def untouched_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Whatever a test changes in the SDK is undone after it."""
-    for name in ("log_info", "log_debug"):
+    for name in ("log_info", "log_debug", "StripeResponse"):
         monkeypatch.setattr(_api_requestor, name, getattr(_api_requestor, name))
     requestor = _api_requestor._APIRequestor
     monkeypatch.setattr(requestor, "_detect_ai_agent", requestor.__dict__["_detect_ai_agent"])
@@ -104,6 +104,18 @@ def test_server_tuning_reads_the_ai_agent_environment_once(
     per_request([0], sandbox)
 
     assert (True, 0) == (untuned >= 1, detections[0] - detections_before)
+
+
+@pytest.mark.usefixtures("untouched_sdk")
+def test_server_tuning_decodes_answers_without_ordered_dicts(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK decodes every answer into OrderedDicts; tuned, into plain dicts."""
+    ordered = counted(monkeypatch, _stripe_response, "OrderedDict")
+    untuned = per_request(ordered, sandbox)
+    _sdk.tune_for_server()
+
+    assert (True, 0) == (untuned >= 1, per_request(ordered, sandbox))
 
 
 @pytest.mark.usefixtures("untouched_sdk")
