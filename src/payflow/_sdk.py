@@ -145,9 +145,10 @@ def tune_for_server(loads: Callable[[str], object] = json.loads) -> None:
     Measured (docs/performance.md): telemetry headers cost ~3% of a request's CPU; formatting log
     lines that no handler writes, whole response bodies included, 9-12%; reading ~20 environment
     variables to name an "AI agent" in the User-Agent, 2-3%; decoding each answer into
-    `OrderedDict`s with `json` rather than into dicts with orjson, 13 µs of a payment's creation
-    and 35 µs of its confirmation. Lines are still formatted when `STRIPE_LOG` or `stripe.log`
-    (as they are now) or a handler of the `stripe` logger (at any time) will see them.
+    `OrderedDict`s with `json` rather than into dicts with orjson, 12-22 µs of a payment's
+    creation and 20-33 µs of its confirmation (benchmarks/app_cpu.py). Lines are still formatted
+    when `STRIPE_LOG` or `stripe.log` (as they are now) or a handler of the `stripe` logger (at
+    any time) will see them.
     """
     stripe.enable_telemetry = False
     if incompatibility() is not None:
