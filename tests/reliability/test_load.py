@@ -175,15 +175,15 @@ def flows(server: Served) -> Run:
     return asyncio.run(_run(server.url))
 
 
+_ACCESS: Final = re.compile(r"route=(\S+) status=(\d+)")
+
+
 def _answered(stderr: str) -> Counter[str]:
     """How many answers of each route and status the access log shows, and its other lines."""
     return Counter(
         match.expand(r"\1 \2") if (match := _ACCESS.search(line)) else "other"
         for line in stderr.splitlines()
     )
-
-
-_ACCESS: Final = re.compile(r"route=(\S+) status=(\d+)")
 
 
 def test_a_thousand_concurrent_flows_end_without_an_error(flows: Run, server: Served) -> None:
