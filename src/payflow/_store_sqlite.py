@@ -93,11 +93,27 @@ PURGE: Final = """
 """
 
 
+def _use_wal(connection: sqlite3.Connection) -> None:
+    """Switch the file to WAL (it stays so). While another process is switching or recovering
+    the same new file, SQLite answers "database is locked" at once, without the busy timeout
+    (measured: 8 processes opening one new file together, 15 trials in 100): retried here, for
+    as long as the busy timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def connect(path: str) -> sqlite3.Connection:
     """A connection to `path` in autocommit mode (transactions are explicit), the schema made."""
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
-        connection.execute("PRAGMA journal_mode = WAL")
+        _use_wal(connection)
         connection.execute("PRAGMA foreign_keys = ON")
         with transaction(connection):
             for statement in SCHEMA:

@@ -14,10 +14,12 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.synchronize import Barrier, Event
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from payflow import _store_sqlite as sqlite_store
 from payflow._store import ClaimOutcome, EventStore, open_store
 from tests.databases import connect
 from tests.payflow.test_store import event
@@ -119,6 +121,14 @@ def shuffled_deliveries(seed: int) -> list[list[int]]:
     return [[n for _, n in stream[p::PROCESSES]] for p in range(PROCESSES)]
 
 
+def open_new_files(paths: list[str], start: Barrier) -> None:
+    """Open each of `paths`, a new SQLite file, at the same moment as the other processes (if
+    one of them fails, the others stop at the next file)."""
+    for path in paths:
+        start.wait(timeout=10)
+        sqlite_store.connect(path).close()
+
+
 def run_processes(target: Callable[..., None], argument_lists: list[tuple[object, ...]]) -> None:
     """Run one process per argument list; each must exit cleanly."""
     processes = [spawn.Process(target=target, args=args) for args in argument_lists]
@@ -214,3 +224,12 @@ async def test_events_of_a_killed_process_run_once_after_the_lease(
         not_once(ledger.calls(), events),
         min(taken_over) >= claiming.value + lease,
     )
+
+
+def test_processes_opening_one_new_sqlite_file_together_all_open_it(tmp_path: Path) -> None:
+    """Eight processes open each of 30 new SQLite files at the same moment, and every opening
+    works: while one process switches a new file to WAL, SQLite refuses the others at once, busy
+    timeout or not (15 trials in 100 failed so before)."""
+    paths = [str(tmp_path / f"events-{n}.db") for n in range(30)]
+
+    run_processes(open_new_files, [(paths, spawn.Barrier(8))] * 8)
