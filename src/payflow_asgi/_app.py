@@ -9,7 +9,7 @@ are wrapped in `_auth.RequireToken`.
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import payflow
 from payflow import webhooks
@@ -33,8 +34,6 @@ from ._routes import Route as RouteSpec
 from ._settings import Settings
 
 __all__ = ["create_app", "webhooks_from"]
-
-Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class _Context:
@@ -105,41 +104,48 @@ def webhooks_from(
 class _ApiRoute(Route):
     """A Starlette route that keeps its description, for the error handlers."""
 
-    def __init__(self, spec: RouteSpec, endpoint: Endpoint, guard: Sequence[Middleware]) -> None:
+    def __init__(self, spec: RouteSpec, endpoint: ASGIApp, guard: Sequence[Middleware]) -> None:
         path, methods = spec.starlette_path, [spec.method]
         super().__init__(path, endpoint, methods=methods, name=spec.name, middleware=guard)
         self.spec = spec
 
 
-def _endpoint(spec: RouteSpec, context: _Context, settings: Settings) -> Endpoint:
-    """The endpoint of one described route."""
-    fields = [(f.argument, f.name, f.kind, f.required, f.location) for f in spec.fields]
-    locations = {field.location for field in spec.fields}
-    raw = next((field.name for field in spec.fields if field.location == "raw"), None)
+class _Endpoint:
+    """The endpoint of one described route. A plain ASGI app rather than a function, so that
+    Starlette's `Route` calls it as it is, without `request_response` wrapping it in a second
+    layer of exception handling: what it raises is answered by the app's handlers, in Starlette's
+    `ExceptionMiddleware`, as from any route."""
 
-    async def endpoint(request: Request) -> Response:
+    def __init__(self, spec: RouteSpec, context: _Context, settings: Settings) -> None:
+        self._spec, self._context, self._settings = spec, context, settings
+        self._fields = [(f.argument, f.name, f.kind, f.required, f.location) for f in spec.fields]
+        self._locations = {field.location for field in spec.fields}
+        self._raw = next((field.name for field in spec.fields if field.location == "raw"), None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        spec, settings, locations = self._spec, self._settings, self._locations
+        request = Request(scope, receive)
         sent: dict[str, Mapping[str, object]] = {"path": request.path_params}
         if "query" in locations:
             sent["query"] = request.query_params
         if "header" in locations:
             sent["header"] = request.headers
-        if raw is not None:
-            sent["raw"] = {raw: await parse.raw_body(request, settings.max_body_bytes)}
+        if self._raw is not None:
+            sent["raw"] = {self._raw: await parse.raw_body(request, settings.max_body_bytes)}
         elif "body" in locations:
             sent["body"] = await parse.body(request, settings.max_body_bytes)
         arguments = {
             argument: parse.field(
                 sent[location], name, kind, required=required, currency=settings.currency
             )
-            for argument, name, kind, required, location in fields
+            for argument, name, kind, required, location in self._fields
         }
         if spec.idempotent:
             arguments["idempotency_key"] = parse.idempotency_key(request, spec.name)
-        result = await spec.step(context.get(spec.uses), **arguments)
+        result = await spec.step(self._context.get(spec.uses), **arguments)
         language = language_of(request, settings.language)
-        return success(spec.message_for(result), spec.presenter.present(result), language)
-
-    return endpoint
+        response = success(spec.message_for(result), spec.presenter.present(result), language)
+        await response(scope, receive, send)
 
 
 def create_app(
@@ -180,7 +186,7 @@ def create_app(
         )
 
     routes: list[BaseRoute] = [
-        _ApiRoute(spec, _endpoint(spec, holder, settings), guard if spec.token else [])
+        _ApiRoute(spec, _Endpoint(spec, holder, settings), guard if spec.token else [])
         for spec in ROUTES
     ]
     routes += [
