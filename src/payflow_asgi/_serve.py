@@ -263,6 +263,9 @@ def run(
             # uvicorn's httptools protocol, with limits on what each client holds.
             http=protocol_for(limits, settings.language),
             ws="none",
+            # The app reads neither the client's address nor the scheme, which X-Forwarded-*
+            # headers would rewrite: uvicorn's middleware for them would only cost each request.
+            proxy_headers=False,
             log_level="warning",
             # uvicorn's access log would never be written at "warning", yet it formats each
             # request's line arguments (client address, quoted path); payflow's own access log is
