@@ -2,13 +2,14 @@
 
 Stripe sends amounts as integers in the currency's smallest unit, by its own rules rather than
 ISO 4217's: https://docs.stripe.com/currencies#zero-decimal and #three-decimal. Conversion here is
-integer arithmetic on the Decimal's digits: nothing goes through a float and nothing is rounded.
+exact: integer arithmetic on the Decimal's digits, or moving its point in a context that holds
+every digit. Nothing goes through a float and nothing is rounded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import Final
 
 import attrs
@@ -65,6 +66,9 @@ MINIMUM_CHARGE: Final[dict[str, Decimal]] = {
 # allow less (IDR with American Express: nine digits); Stripe has the last word there.
 MAXIMUM_MINOR_UNITS: Final = 99_999_999
 _MAXIMUM_MINOR_UNITS_IN: Final[Mapping[str, int]] = {"idr": 999_999_999_999, "inr": 999_999_999}
+
+# Whatever the caller's context: this one rounds nothing, so moving the point is exact.
+_EXACT: Final = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def _rule(currency: str) -> tuple[int, int]:
@@ -166,10 +170,9 @@ class Money:
 def major_units(minor_units: int, currency: str) -> Decimal:
     """`minor_units` of a (known, lower-case) currency as a Decimal amount, exactly."""
     exponent, _ = _rule(currency)
-    # Built from its digits: exact whatever the caller's Decimal context (scaleb() would round
-    # to its precision), and Decimal(int) has no limit on digits, unlike f"{int}".
-    sign, digits, _ = Decimal(minor_units).as_tuple()
-    return Decimal((sign, digits, -exponent))
+    # Decimal(int) is exact and has no limit on digits (unlike f"{int}"); scaleb() in the
+    # caller's context would round to its precision (28 digits by default), in _EXACT never.
+    return Decimal(minor_units).scaleb(-exponent, _EXACT)
 
 
 def maximum_minor_units(currency: str) -> int:
