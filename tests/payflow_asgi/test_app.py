@@ -93,3 +93,16 @@ async def test_health_works_when_mounted(gateway: payflow.Gateway) -> None:
         response: httpx.Response = await http.get("/payflow/health")
 
     assert 200 == response.status_code
+
+
+def test_api_routes_call_their_endpoint_without_a_second_exception_layer(
+    gateway: payflow.Gateway,
+) -> None:
+    """Starlette calls each unguarded API route's endpoint as it is: not wrapped by
+    `request_response`, whose exception handling the app's `ExceptionMiddleware` already does
+    (a layer of closures per request, measured in docs/performance.md)."""
+    app = create_app(gateway, settings=Settings())
+    api = [route for route in app.routes if getattr(route, "path", "").startswith("/api/")]
+
+    assert api
+    assert all(route.app is route.endpoint for route in api)  # type: ignore[attr-defined]
