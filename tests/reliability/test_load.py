@@ -189,7 +189,9 @@ def _answered(stderr: str) -> Counter[str]:
 def test_a_thousand_concurrent_flows_end_without_an_error(flows: Run, server: Served) -> None:
     """1,000 concurrent flows of five requests each all answer 200."""
     stderr = server.stderr.read_text()
-    assert ([], FLOWS) == (flows.errors[:5], len(flows.paid)), (_answered(stderr), stderr[-3000:])
+    # A string, which pytest shows whole: the server's answers per route and status first.
+    answered = "\n".join(f"{count:6} {what}" for what, count in sorted(_answered(stderr).items()))
+    assert ([], FLOWS) == (flows.errors[:5], len(flows.paid)), f"{answered}\n{stderr[-3000:]}"
 
 
 def test_every_flow_gets_its_own_payment_and_charge(flows: Run) -> None:
