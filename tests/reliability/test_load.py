@@ -16,6 +16,7 @@ import asyncio
 import os
 import re
 import resource
+import ssl
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,16 +145,18 @@ async def _flow(http: httpx.AsyncClient, n: int) -> Paid:
 
 
 async def _run(url: str) -> Run:
-    # One connection per flow: the flows are concurrent at the socket too, not queued in a pool.
-    # An idle connection is dropped after 2 s, long before the server closes it (after 75 s):
-    # reusing one just as the server closes it would be a ReadError on a POST.
-    limits = httpx.Limits(
-        max_connections=FLOWS, max_keepalive_connections=FLOWS, keepalive_expiry=2.0
-    )
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=600) as http:
-        outcomes = await asyncio.gather(
-            *(_flow(http, n) for n in range(FLOWS)), return_exceptions=True
-        )
+    # Each flow its own client, so its own connection: the flows are concurrent at the socket
+    # too, and no two of them share a pool. A shared pool, with this one event loop lagging
+    # behind 1,000 flows, can close a connection it has handed to a request that has not yet
+    # started (encode/httpcore#1110): that request was a ReadError. One TLS context for all
+    # (httpx builds one per client otherwise, 35 ms each), though the URL is plain HTTP.
+    context = ssl.create_default_context()
+
+    async def flow(n: int) -> Paid:
+        async with httpx.AsyncClient(base_url=url, timeout=600, verify=context) as http:
+            return await _flow(http, n)
+
+    outcomes = await asyncio.gather(*(flow(n) for n in range(FLOWS)), return_exceptions=True)
     paid = [outcome for outcome in outcomes if isinstance(outcome, Paid)]
     errors = [repr(outcome) for outcome in outcomes if not isinstance(outcome, Paid)]
     return Run(paid, errors)
